@@ -1,0 +1,83 @@
+import { describe, expect, test } from "vitest";
+import { ANVIL_ACCOUNT_0_PRIVATE_KEY, ConfigError, loadConfig } from "../src/config.ts";
+
+describe("loadConfig", () => {
+  test("default: an empty environment gives the documented local-development values", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      nodeEnv: "development",
+      databaseUrl: "mysql://root@127.0.0.1:3306/certchain",
+      redisUrl: "redis://127.0.0.1:6379",
+      ethNodeUrl: "http://127.0.0.1:8545",
+      ethWsUrl: undefined,
+      chainId: 31337,
+      apiPort: 3000,
+      indexerPort: 3001,
+      relayerPort: 3002,
+      finalityDepth: 12,
+      operatorPrivateKey: ANVIL_ACCOUNT_0_PRIVATE_KEY,
+      masterKeyIsDevelopmentDefault: true,
+    });
+  });
+
+  test("behavior: numbers are coerced and keys get a 0x prefix", () => {
+    const config = loadConfig({
+      API_PORT: "8080",
+      CHAIN_ID: "11155111",
+      FINALITY_DEPTH: "64",
+      MASTER_KEY: "ab".repeat(32),
+    });
+    expect(config.apiPort).toBe(8080);
+    expect(config.chainId).toBe(11155111);
+    expect(config.finalityDepth).toBe(64);
+    expect(config.masterKey).toBe(`0x${"ab".repeat(32)}`);
+    expect(config.masterKeyIsDevelopmentDefault).toBe(false);
+  });
+
+  test("behavior: an empty optional variable counts as unset", () => {
+    expect(loadConfig({ ETH_WS_URL: "", MASTER_KEY: "" }).ethWsUrl).toBeUndefined();
+  });
+
+  test.each([
+    ["DATABASE_URL", "nonsense", "DATABASE_URL must be a mysql:// or mariadb:// URL"],
+    ["DATABASE_URL", "postgres://localhost/x", "DATABASE_URL must be a mysql:// or mariadb:// URL"],
+    ["REDIS_URL", "localhost:6379", "REDIS_URL must be a redis:// or rediss:// URL"],
+    ["ETH_NODE_URL", "ws://127.0.0.1:8545", "ETH_NODE_URL must be a http:// or https:// URL"],
+    ["ETH_WS_URL", "http://127.0.0.1:8545", "ETH_WS_URL must be a ws:// or wss:// URL"],
+    ["API_PORT", "eighty", "API_PORT must be a port number"],
+    ["INDEXER_PORT", "70000", "INDEXER_PORT must be between 1 and 65535"],
+    ["FINALITY_DEPTH", "0", "FINALITY_DEPTH must be at least 1 block"],
+    ["CHAIN_ID", "-1", "CHAIN_ID"],
+    ["NODE_ENV", "staging", "NODE_ENV"],
+    ["OPERATOR_PRIVATE_KEY", "0x1234", "OPERATOR_PRIVATE_KEY must be a 32-byte private key"],
+  ])("error: %s=%s names the variable in one line", (name, value, expected) => {
+    const attempt = () => loadConfig({ [name]: value });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(expected);
+    try {
+      attempt();
+    } catch (error) {
+      expect((error as Error).message).not.toContain("\n");
+    }
+  });
+
+  test("error: every wrong variable is reported together", () => {
+    expect(() => loadConfig({ DATABASE_URL: "x", API_PORT: "y" })).toThrow(/DATABASE_URL .*; API_PORT /);
+  });
+
+  test("error: production refuses the development keys", () => {
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(
+      "Invalid configuration: MASTER_KEY is required in production; OPERATOR_PRIVATE_KEY is required in production",
+    );
+  });
+
+  test("error: a secret's value is never echoed back", () => {
+    const secret = "not-a-key-but-private";
+    expect(() => loadConfig({ OPERATOR_PRIVATE_KEY: secret })).toThrow(ConfigError);
+    try {
+      loadConfig({ OPERATOR_PRIVATE_KEY: secret, MASTER_KEY: secret });
+    } catch (error) {
+      expect((error as Error).message).not.toContain(secret);
+    }
+  });
+});
