@@ -1,0 +1,105 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+
+/** How long anvil may take to print its listening address before we give up. */
+const STARTUP_TIMEOUT_MS = 15_000;
+
+export type Anvil = {
+  /** HTTP JSON-RPC URL, e.g. `http://127.0.0.1:40123`. */
+  rpcUrl: string;
+  /** WebSocket URL on the same port. */
+  wsUrl: string;
+  port: number;
+  /** Stops the node and waits for the process to exit. */
+  stop(): Promise<void>;
+  /** The child process, for callers that stream its output. */
+  process: ChildProcess;
+};
+
+export type AnvilOptions = {
+  /** Port to listen on; 0 (the default) lets the OS pick a free one, so parallel test files never collide. */
+  port?: number;
+  chainId?: number;
+  /** Seconds between blocks; by default anvil mines one block per transaction. */
+  blockTime?: number;
+  /** Extra command-line arguments. */
+  args?: readonly string[];
+};
+
+/** Path of the anvil binary shipped by `@foundry-rs/anvil`'s platform package (no foundryup, no download). */
+export function anvilBinaryPath(): string {
+  const arch = process.arch === "x64" ? "amd64" : process.arch;
+  const require = createRequire(import.meta.url);
+  const pkg = require.resolve(`@foundry-rs/anvil-${process.platform}-${arch}/package.json`);
+  const binary = join(dirname(pkg), "bin", process.platform === "win32" ? "anvil.exe" : "anvil");
+  if (!existsSync(binary)) throw new Error(`anvil binary missing at ${binary}; run npm install`);
+  return binary;
+}
+
+/** Starts a fresh anvil and resolves once it accepts connections. */
+export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
+  const args = [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(options.port ?? 0),
+    "--chain-id",
+    String(options.chainId ?? 31337),
+  ];
+  if (options.blockTime !== undefined) args.push("--block-time", String(options.blockTime));
+  args.push(...(options.args ?? []));
+
+  const child = spawn(anvilBinaryPath(), args, { stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+
+  let settled = () => {};
+  const port = await new Promise<number>((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(
+      () => fail(new Error(`anvil did not start within ${STARTUP_TIMEOUT_MS} ms: ${output}`)),
+      STARTUP_TIMEOUT_MS,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /Listening on [\d.]+:(\d+)/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        child.stdout?.off("data", onData);
+        // Keep draining so a chatty anvil never blocks on a full pipe.
+        child.stdout?.resume();
+        resolve(Number(match[1]));
+      }
+    };
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(error);
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const onEarlyExit = (code: number | null) => fail(new Error(`anvil exited with code ${code}: ${output.trim()}`));
+    child.once("error", fail);
+    child.once("exit", onEarlyExit);
+    settled = () => {
+      child.off("error", fail);
+      child.off("exit", onEarlyExit);
+    };
+  });
+  settled();
+  child.stderr?.resume();
+
+  return {
+    rpcUrl: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    port,
+    process: child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
