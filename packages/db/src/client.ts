@@ -1,0 +1,107 @@
+import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
+import { createPool, type Pool, type PoolOptions } from "mysql2/promise";
+import { toDatabaseError } from "./errors.ts";
+import * as schema from "./schema/index.ts";
+import { SESSION_SETUP_SQL } from "./session-setup.ts";
+import { connectionOptions, parseDatabaseUrl, requireDatabaseName } from "./url.ts";
+
+/** The drizzle database, typed with the whole schema (`db.query.<table>` included, without `with`). */
+export type Db = MySql2Database<typeof schema>;
+
+/** A transaction handle as passed to `db.transaction(async (tx) => …)`; accepts the same queries as `Db`. */
+export type DbTransaction = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+/** Either a `Db` or a `DbTransaction`, for functions that should work inside or outside a transaction. */
+export type DbExecutor = Db | DbTransaction;
+
+export type DbHandle = {
+  /** Query builder (and `db.query.<table>` without `with`) over the pool. */
+  db: Db;
+  /** The underlying mysql2 pool, for raw SQL. DECIMALs come back as strings, BIGINTs as numbers up to 2^53. */
+  pool: Pool;
+  /** Ends every connection; later calls do nothing. */
+  close(): Promise<void>;
+};
+
+export type CreateDbOptions = {
+  /** Most connections open at once (default 10). */
+  poolSize?: number;
+};
+
+const DEFAULT_POOL_SIZE = 10;
+
+/**
+ * Opens a connection pool to the database named in `databaseUrl` (connections are made lazily, on first query; see
+ * `pingDatabase` to check reachability at start-up).
+ *
+ * Driver choices, made once here:
+ * - `supportBigNumbers` without `bigNumberStrings`: BIGINT values come back as numbers while they are safe integers
+ *   and as strings beyond 2^53, never silently rounded. drizzle's `mode: "number"` columns hold values that fit.
+ * - DECIMAL as strings (`decimalNumbers: false`): wei amounts are exact; drizzle's `mode: "bigint"` turns them into
+ *   `bigint`s.
+ * - `timezone: "Z"` and a UTC session (see `SESSION_SETUP_SQL`): every time is UTC on the wire and in the database.
+ *   `dateStrings` stays off, so raw queries give `Date`s (drizzle reads times as strings itself and converts).
+ * - `jsonStrings`: JSON columns arrive as text on MySQL as on MariaDB (which stores JSON as LONGTEXT), and the
+ *   schema's JSON column type parses them, so both servers behave alike.
+ * - No `multipleStatements`: one statement per query, so an injected `;` cannot start a second one.
+ * - No `resetOnRelease`: it would reset the session's time zone and SQL mode between uses.
+ */
+export function createDb(databaseUrl: string, options: CreateDbOptions = {}): DbHandle {
+  const target = parseDatabaseUrl(databaseUrl);
+  requireDatabaseName(target);
+  const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
+  const poolOptions: PoolOptions = {
+    ...connectionOptions(target, true),
+    connectionLimit: poolSize,
+    maxIdle: poolSize,
+    idleTimeout: 60_000,
+    waitForConnections: true,
+    queueLimit: 0,
+    connectTimeout: 10_000,
+    enableKeepAlive: true,
+    keepAliveInitialDelay: 10_000,
+    charset: "UTF8MB4_UNICODE_CI",
+    timezone: "Z",
+    dateStrings: false,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    decimalNumbers: false,
+    jsonStrings: true,
+    multipleStatements: false,
+  };
+  const pool = createPool(poolOptions);
+  pool.pool.on("connection", (connection) => {
+    connection.query(SESSION_SETUP_SQL, (error) => {
+      // A connection that is not in UTC would read and write wrong times: drop it rather than hand it out.
+      if (error) connection.destroy();
+    });
+  });
+
+  // The schema declares no drizzle `relations()`, on purpose: relational queries with `with` cannot run on
+  // MariaDB 10.11 in either drizzle mode ("default" emits LATERAL joins, which MariaDB lacks; "planetscale" emits
+  // derived tables that refer to the outer query, which MariaDB refuses). `db.query.<table>.findFirst/findMany`
+  // without `with` works; join with `db.select().from(a).innerJoin(b, …)`.
+  const db = drizzle(pool, { schema, mode: "default" });
+
+  let closing: Promise<void> | undefined;
+  return {
+    db,
+    pool,
+    close: () => {
+      closing ??= pool.end();
+      return closing;
+    },
+  };
+}
+
+/**
+ * Runs `SELECT 1` and throws a one-line `UserFacingError` (see `describeMysqlError`) if the database cannot be reached.
+ * For start-up checks and readiness probes.
+ */
+export async function pingDatabase(handle: Pick<DbHandle, "pool">, databaseUrl: string): Promise<void> {
+  try {
+    await handle.pool.query("SELECT 1");
+  } catch (error) {
+    throw toDatabaseError(error, databaseUrl);
+  }
+}
