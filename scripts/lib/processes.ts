@@ -1,0 +1,67 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+
+const COLORS = [36, 35, 33, 32, 34, 31] as const;
+const useColor = process.stdout.isTTY;
+
+/** `name | ` in a stable color per name, padded so the columns line up. */
+export function createPrefixer(names: readonly string[]) {
+  const width = Math.max(...names.map((n) => n.length));
+  return (name: string) => {
+    const index = Math.max(0, names.indexOf(name));
+    const label = name.padEnd(width);
+    return useColor ? `\x1b[${COLORS[index % COLORS.length]}m${label}\x1b[0m | ` : `${label} | `;
+  };
+}
+
+export type ManagedProcess = {
+  name: string;
+  child: ChildProcess;
+  /** Resolves with the exit code (or the signal's name) when the process ends. */
+  exited: Promise<number | string>;
+};
+
+function pipeLines(stream: Readable | null, write: (line: string) => void) {
+  if (!stream) return;
+  createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", write);
+}
+
+/** Spawns a long-running process whose output lines are shown with `prefix`. */
+export function startProcess(
+  name: string,
+  prefix: string,
+  command: string,
+  args: readonly string[],
+  env?: NodeJS.ProcessEnv,
+): ManagedProcess {
+  // Its own process group, so stopping it also stops what npm/tsx spawned underneath.
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], detached: true, env });
+  pipeLines(child.stdout, (line) => process.stdout.write(`${prefix}${line}\n`));
+  pipeLines(child.stderr, (line) => process.stderr.write(`${prefix}${line}\n`));
+  const exited = new Promise<number | string>((resolve) => {
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
+    child.once("error", (error) => {
+      process.stderr.write(`${prefix}failed to start: ${error.message}\n`);
+      resolve(1);
+    });
+  });
+  return { name, child, exited };
+}
+
+/** Sends SIGTERM to the process group, then SIGKILL after `graceMs` if it is still running. */
+export async function stopProcess(managed: ManagedProcess, graceMs = 10_000): Promise<void> {
+  const { child } = managed;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-(child.pid as number), signal);
+    } catch {
+      // already gone
+    }
+  };
+  signalGroup("SIGTERM");
+  const timer = setTimeout(() => signalGroup("SIGKILL"), graceMs);
+  await managed.exited;
+  clearTimeout(timer);
+}
