@@ -1,0 +1,48 @@
+import { describeMysqlError } from "@certchain/db";
+import { trpcServer } from "@hono/trpc-server";
+import { sql } from "drizzle-orm";
+import { Hono } from "hono";
+import { type ApiDeps, createRequestContext } from "./context.ts";
+import { clientIp } from "./http/client-ip.ts";
+import { createRestRoutes } from "./http/rest.ts";
+import { appRouter } from "./root.ts";
+
+/**
+ * The API as a Hono app, separate from any socket: `main.ts` serves it, tests call `app.request()`.
+ * tRPC at `/trpc`, the seed's REST paths at `/api`, and the probes.
+ */
+export function createApp(deps: ApiDeps) {
+  return new Hono()
+    .onError((error, c) => {
+      deps.logger.error({ err: error, method: c.req.method, path: c.req.path }, "Request failed");
+      return c.json({ error: { code: "INTERNAL_SERVER_ERROR", message: "Internal server error" } }, 500);
+    })
+    .notFound((c) =>
+      c.json({ error: { code: "NOT_FOUND", message: `No route for ${c.req.method} ${c.req.path}` } }, 404),
+    )
+    .get("/healthz", (c) => c.json({ status: "ok" }))
+    .get("/readyz", async (c) => {
+      try {
+        await deps.db.execute(sql`SELECT 1`);
+        return c.json({ status: "ready" });
+      } catch (error) {
+        const reason = describeMysqlError(error, deps.config.databaseUrl) ?? "the database did not answer";
+        return c.json({ status: "unavailable", reason }, 503);
+      }
+    })
+    .use(
+      "/trpc/*",
+      trpcServer({
+        endpoint: "/trpc",
+        router: appRouter,
+        createContext: (opts, c) =>
+          createRequestContext(deps, { headers: opts.req.headers, ip: clientIp(c) }, opts.resHeaders),
+        onError: ({ error, path }) => {
+          // Client errors are the client's business; only our own failures are logged.
+          if (error.code === "INTERNAL_SERVER_ERROR")
+            deps.logger.error({ err: error.cause ?? error, path }, "Procedure failed");
+        },
+      }),
+    )
+    .route("/api", createRestRoutes(deps));
+}

@@ -1,0 +1,61 @@
+import type { Config, Logger } from "@certchain/common";
+import type { Db } from "@certchain/db";
+import { expiredSessionCookie, readSessionToken, sessionCookie } from "./auth/credentials.ts";
+import { type ValidatedSession, validateSessionToken } from "./auth/sessions.ts";
+
+/** Everything the API's procedures use, built once by `main.ts` (or by a test) and passed down. */
+export type ApiDeps = {
+  config: Config;
+  db: Db;
+  logger: Logger;
+};
+
+export type RequestMeta = {
+  ip: string | undefined;
+  userAgent: string | undefined;
+};
+
+export type Context = {
+  deps: ApiDeps;
+  meta: RequestMeta;
+  /** The caller's session, or null for anonymous calls. */
+  session: ValidatedSession | null;
+  /** Headers added to the response (`Set-Cookie` on login, renewal and logout). */
+  resHeaders: Headers;
+};
+
+/**
+ * The context without any HTTP: what tests pass to `createCaller`. `session` is already validated.
+ */
+export function createContextInner(
+  deps: ApiDeps,
+  options: { session?: ValidatedSession | null; meta?: Partial<RequestMeta>; resHeaders?: Headers } = {},
+): Context {
+  return {
+    deps,
+    session: options.session ?? null,
+    meta: { ip: options.meta?.ip, userAgent: options.meta?.userAgent },
+    resHeaders: options.resHeaders ?? new Headers(),
+  };
+}
+
+/**
+ * The context for an HTTP request: resolves the bearer token or session cookie. A renewed session re-sends the cookie
+ * with its new expiry; a cookie naming no live session is cleared, so the browser stops sending it.
+ */
+export async function createRequestContext(
+  deps: ApiDeps,
+  request: { headers: Headers; ip: string | undefined },
+  resHeaders: Headers,
+): Promise<Context> {
+  const token = readSessionToken(request.headers);
+  const session = token ? await validateSessionToken(deps.db, token) : null;
+  const viaCookie = token !== undefined && !request.headers.get("authorization");
+  if (viaCookie && session === null) resHeaders.append("set-cookie", expiredSessionCookie());
+  if (viaCookie && session?.renewed && token) resHeaders.append("set-cookie", sessionCookie(token, session.expiresAt));
+  return createContextInner(deps, {
+    session,
+    meta: { ip: request.ip, userAgent: request.headers.get("user-agent") ?? undefined },
+    resHeaders,
+  });
+}

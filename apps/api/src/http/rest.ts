@@ -1,0 +1,85 @@
+import { TRPCError } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import { Hono, type Context as HonoContext } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ZodError, z } from "zod";
+import { type ApiDeps, createRequestContext } from "../context.ts";
+import { appRouter } from "../root.ts";
+import { createCallerFactory } from "../trpc.ts";
+import { clientIp } from "./client-ip.ts";
+
+const createCaller = createCallerFactory(appRouter);
+type Caller = ReturnType<typeof createCaller>;
+
+/** Parse failures of the request itself, reported like input validation errors. */
+class RequestBodyError extends Error {}
+
+async function jsonBody(c: HonoContext): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === "") return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RequestBodyError("The request body must be JSON");
+  }
+}
+
+type RestRoute = {
+  method: "get" | "post" | "put" | "delete";
+  path: string;
+  /** Reads the input from the request and calls the matching procedure. */
+  call(caller: Caller, c: HonoContext): Promise<unknown>;
+};
+
+/**
+ * The seed's REST paths, each answered by the tRPC procedure of the same name, so both surfaces share validation,
+ * authorization and output shapes. Inputs come from the JSON body (POST, PUT, DELETE) or the query string (GET).
+ */
+const routes: RestRoute[] = [
+  {
+    method: "post",
+    path: "/auth/register",
+    call: async (caller, c) => caller.auth.register((await jsonBody(c)) as never),
+  },
+  { method: "post", path: "/auth/login", call: async (caller, c) => caller.auth.login((await jsonBody(c)) as never) },
+  { method: "post", path: "/auth/logout", call: (caller) => caller.auth.logout() },
+  { method: "get", path: "/auth/profile", call: (caller) => caller.auth.profile() },
+];
+
+function errorResponse(c: HonoContext, error: unknown, deps: ApiDeps): Response {
+  if (error instanceof RequestBodyError) {
+    return c.json({ error: { code: "BAD_REQUEST", message: error.message } }, 400);
+  }
+  if (error instanceof TRPCError) {
+    const status = getHTTPStatusCodeFromError(error) as ContentfulStatusCode;
+    if (error.code === "INTERNAL_SERVER_ERROR") {
+      deps.logger.error({ err: error.cause ?? error, path: c.req.path }, "REST request failed");
+      return c.json({ error: { code: error.code, message: "Internal server error" } }, 500);
+    }
+    const fieldErrors = error.cause instanceof ZodError ? z.flattenError(error.cause) : undefined;
+    return c.json(
+      { error: { code: error.code, message: error.message, ...(fieldErrors ? { fieldErrors } : {}) } },
+      status,
+    );
+  }
+  throw error;
+}
+
+export function createRestRoutes(deps: ApiDeps): Hono {
+  const rest = new Hono();
+  for (const route of routes) {
+    rest[route.method](route.path, async (c) => {
+      const resHeaders = new Headers();
+      const ctx = await createRequestContext(deps, { headers: c.req.raw.headers, ip: clientIp(c) }, resHeaders);
+      let response: Response;
+      try {
+        response = c.json((await route.call(createCaller(ctx), c)) ?? null);
+      } catch (error) {
+        response = errorResponse(c, error, deps);
+      }
+      for (const cookie of resHeaders.getSetCookie()) response.headers.append("set-cookie", cookie);
+      return response;
+    });
+  }
+  return rest;
+}

@@ -1,0 +1,132 @@
+import { isDuplicateKeyError, users } from "@certchain/db";
+import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
+import { eq, or } from "drizzle-orm";
+import { z } from "zod";
+import { expiredSessionCookie, sessionCookie } from "../auth/credentials.ts";
+import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from "../auth/passwords.ts";
+import { createSession, invalidateAllSessions, invalidateSession, type SessionUser } from "../auth/sessions.ts";
+import type { Context } from "../context.ts";
+import { protectedProcedure, publicProcedure } from "../trpc.ts";
+
+const username = z
+  .string()
+  .trim()
+  .min(3, "must be at least 3 characters")
+  .max(50, "must be at most 50 characters")
+  .regex(/^[A-Za-z0-9_.-]+$/, "may contain only letters, digits, '_', '.' and '-'");
+const email = z.email("must be an email address").max(100, "must be at most 100 characters");
+const password = z
+  .string()
+  .min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`)
+  .max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`);
+
+export const profileOutput = z.object({
+  id: z.number(),
+  username: z.string(),
+  email: z.string(),
+  role: z.enum(["user", "issuer", "admin"]),
+  walletAddress: z.string().nullable(),
+  externalAddress: z.string().nullable(),
+  createdAt: z.string().nullable(),
+});
+
+const sessionOutput = z.object({
+  user: profileOutput,
+  /** For `Authorization: Bearer` clients; browsers get the same token as an HttpOnly cookie. */
+  token: z.string(),
+  expiresAt: z.string(),
+});
+
+/** The public view of a user: an explicit pick, so a hash or key column can never leak by being added. */
+function toProfile(user: SessionUser): z.infer<typeof profileOutput> {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    role: user.role,
+    walletAddress: user.walletAddress,
+    externalAddress: user.externalAddress,
+    createdAt: user.createdAt?.toISOString() ?? null,
+  };
+}
+
+async function startSession(ctx: Context, user: SessionUser): Promise<z.infer<typeof sessionOutput>> {
+  const { token, expiresAt } = await createSession(ctx.deps.db, user.id, ctx.meta);
+  ctx.resHeaders.append("set-cookie", sessionCookie(token, expiresAt));
+  return { user: toProfile(user), token, expiresAt: expiresAt.toISOString() };
+}
+
+const userColumns = {
+  id: users.id,
+  username: users.username,
+  email: users.email,
+  role: users.role,
+  walletAddress: users.walletAddress,
+  externalAddress: users.externalAddress,
+  createdAt: users.createdAt,
+};
+
+export const authRouter = {
+  register: publicProcedure
+    .input(z.object({ username, email, password }).strict())
+    .output(sessionOutput)
+    .mutation(async ({ ctx, input }) => {
+      const passwordHash = await hashPassword(input.password);
+      let userId: number;
+      try {
+        const [result] = await ctx.deps.db
+          .insert(users)
+          .values({ username: input.username, email: input.email.toLowerCase(), passwordHash })
+          .$returningId();
+        if (!result) throw new Error("insert returned no id");
+        userId = result.id;
+      } catch (error) {
+        if (isDuplicateKeyError(error, "users_username_uq") || isDuplicateKeyError(error, "users_email_uq")) {
+          // One message for both keys: the form learns only that it must pick another name or address.
+          throw new TRPCError({ code: "CONFLICT", message: "That username or email is already registered" });
+        }
+        throw error;
+      }
+      const [user] = await ctx.deps.db.select(userColumns).from(users).where(eq(users.id, userId));
+      if (!user) throw new Error(`user ${userId} vanished after insert`);
+      return startSession(ctx, user);
+    }),
+
+  login: publicProcedure
+    .input(
+      z
+        .object({
+          /** Username or email. */
+          login: z.string().trim().min(1, "is required").max(100, "must be at most 100 characters"),
+          password: z.string().min(1, "is required").max(MAX_PASSWORD_LENGTH),
+        })
+        .strict(),
+    )
+    .output(sessionOutput)
+    .mutation(async ({ ctx, input }) => {
+      const [found] = await ctx.deps.db
+        .select({ ...userColumns, passwordHash: users.passwordHash })
+        .from(users)
+        .where(or(eq(users.username, input.login), eq(users.email, input.login.toLowerCase())))
+        .limit(1);
+      if (!(await verifyPassword(found?.passwordHash, input.password)) || !found) {
+        throw new TRPCError({ code: "UNAUTHORIZED", message: "Wrong username, email or password" });
+      }
+      const { passwordHash: _hash, ...user } = found;
+      return startSession(ctx, user);
+    }),
+
+  logout: protectedProcedure.output(z.object({ ok: z.literal(true) })).mutation(async ({ ctx }) => {
+    await invalidateSession(ctx.deps.db, ctx.session.sessionId);
+    ctx.resHeaders.append("set-cookie", expiredSessionCookie());
+    return { ok: true as const };
+  }),
+
+  logoutAll: protectedProcedure.output(z.object({ ok: z.literal(true) })).mutation(async ({ ctx }) => {
+    await invalidateAllSessions(ctx.deps.db, ctx.user.id);
+    ctx.resHeaders.append("set-cookie", expiredSessionCookie());
+    return { ok: true as const };
+  }),
+
+  profile: protectedProcedure.output(profileOutput).query(({ ctx }) => toProfile(ctx.user)),
+} satisfies TRPCRouterRecord;

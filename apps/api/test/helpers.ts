@@ -1,0 +1,54 @@
+import { createLogger, loadConfig } from "@certchain/common";
+import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
+import { createApp } from "../src/app.ts";
+import type { ApiDeps } from "../src/context.ts";
+
+export type TestApi = {
+  app: ReturnType<typeof createApp>;
+  deps: ApiDeps;
+  database: TestDatabase;
+  /** POSTs JSON to a tRPC mutation and returns the HTTP status and parsed body. */
+  mutation(path: string, input?: unknown, headers?: Record<string, string>): Promise<TrpcResult>;
+  /** GETs a tRPC query. */
+  query(path: string, input?: unknown, headers?: Record<string, string>): Promise<TrpcResult>;
+  close(): Promise<void>;
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: raw JSON bodies, whose shape each test asserts
+export type TrpcResult = { status: number; body: any; headers: Headers };
+
+/** The API over its own fresh database, called in-process with `app.request()` (no socket). */
+export async function createTestApi(): Promise<TestApi> {
+  const database = await createTestDatabase();
+  const config = loadConfig({ NODE_ENV: "test", DATABASE_URL: database.url, LOG_LEVEL: "silent" });
+  const deps: ApiDeps = { config, db: database.db, logger: createLogger(config, "api-test") };
+  const app = createApp(deps);
+  const send = async (request: Request): Promise<TrpcResult> => {
+    const response = await app.request(request);
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
+  };
+  return {
+    app,
+    deps,
+    database,
+    mutation: (path, input, headers = {}) =>
+      send(
+        new Request(`http://localhost/trpc/${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify(input ?? null),
+        }),
+      ),
+    query: (path, input, headers = {}) =>
+      send(
+        new Request(
+          `http://localhost/trpc/${path}${input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
+          { headers },
+        ),
+      ),
+    close: () => database.drop(),
+  };
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

@@ -1,0 +1,61 @@
+import type { AddressInfo } from "node:net";
+import { createApp } from "@certchain/api";
+import { createLogger, loadConfig } from "@certchain/common";
+import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
+import { type ServerType, serve } from "@hono/node-server";
+import { TRPCClientError } from "@trpc/client";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { AppRouter } from "../src/index.ts";
+import { createClient } from "../src/index.ts";
+
+let database: TestDatabase;
+let server: ServerType;
+let url: string;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  const config = loadConfig({ NODE_ENV: "test", DATABASE_URL: database.url, LOG_LEVEL: "silent" });
+  const app = createApp({ config, db: database.db, logger: createLogger(config, "client-test") });
+  server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+  await new Promise((resolve) => server.once("listening", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await database.drop();
+});
+
+describe("createClient", () => {
+  test("default: register, then read the profile with the returned token over real HTTP", async () => {
+    const anonymous = createClient({ url });
+    const { token, user } = await anonymous.auth.register.mutate({
+      username: "typed_client",
+      email: "typed@example.org",
+      password: "a long enough password",
+    });
+    expect(user.role).toBe("user");
+    const signedIn = createClient({ url, token });
+    const profile = await signedIn.auth.profile.query();
+    expect(profile).toMatchObject({ username: "typed_client", email: "typed@example.org" });
+  });
+
+  test("error: a procedure's refusal arrives as a TRPCClientError with its code", async () => {
+    const anonymous = createClient({ url });
+    const error = await anonymous.auth.profile.query().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    expect((error as TRPCClientError<AppRouter>).data?.code).toBe("UNAUTHORIZED");
+  });
+
+  test("behavior: the token can change between calls (a getter)", async () => {
+    let current: string | undefined;
+    const client = createClient({ url, token: () => current });
+    const { token } = await client.auth.register.mutate({
+      username: "getter_user",
+      email: "getter@example.org",
+      password: "a long enough password",
+    });
+    current = token;
+    expect((await client.auth.profile.query()).username).toBe("getter_user");
+  });
+});
