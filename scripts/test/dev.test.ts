@@ -48,14 +48,23 @@ describe("npm run dev", () => {
   const databaseName = `certchain_devtest_${process.pid}`;
   const databaseUrl = withDatabase(loadConfig().databaseUrl, databaseName);
   let rpcUrl: string;
+  let apiUrl: string;
   let dev: ChildProcess;
   let output: string;
 
   beforeAll(async () => {
     rpcUrl = `http://127.0.0.1:${await freePort()}`;
+    const ports = { API_PORT: await freePort(), INDEXER_PORT: await freePort(), RELAYER_PORT: await freePort() };
+    apiUrl = `http://127.0.0.1:${ports.API_PORT}`;
     dev = spawn(join(repoRoot, "node_modules/.bin/tsx"), ["scripts/dev.ts", "--fresh"], {
       cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL: databaseUrl, ETH_NODE_URL: rpcUrl, CHAIN_ID: String(chainId) },
+      env: {
+        ...process.env,
+        ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
+        DATABASE_URL: databaseUrl,
+        ETH_NODE_URL: rpcUrl,
+        CHAIN_ID: String(chainId),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     output = await waitForOutput(dev, /stack is up/, 90_000);
@@ -102,6 +111,20 @@ describe("npm run dev", () => {
     );
     await connection.end();
     expect(rows.map((row) => row.name)).toEqual(expect.arrayContaining(["users", "transactions", "certificates"]));
+  });
+
+  test("behavior: every app under apps/ is started and answers its health probe", async () => {
+    // Apps log "listening" asynchronously after the stack line; give them a few seconds.
+    const deadline = Date.now() + 20_000;
+    let status = 0;
+    while (Date.now() < deadline && status !== 200) {
+      status = await fetch(`${apiUrl}/healthz`).then(
+        (response) => response.status,
+        () => 0,
+      );
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(status).toBe(200);
   });
 
   test("behavior: Ctrl-C stops anvil too", async () => {
