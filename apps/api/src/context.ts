@@ -2,12 +2,15 @@ import type { Config, Logger } from "@certchain/common";
 import type { Db } from "@certchain/db";
 import { expiredSessionCookie, readSessionToken, sessionCookie } from "./auth/credentials.ts";
 import { type ValidatedSession, validateSessionToken } from "./auth/sessions.ts";
+import type { HeadReader } from "./chain/head.ts";
 
 /** Everything the API's procedures use, built once by `main.ts` (or by a test) and passed down. */
 export type ApiDeps = {
   config: Config;
   db: Db;
   logger: Logger;
+  /** The chain's latest block number (for confirmations), briefly cached. */
+  head: HeadReader;
 };
 
 export type RequestMeta = {

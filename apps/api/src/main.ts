@@ -3,6 +3,7 @@ import { createLogger, createShutdown, loadConfig, runMain } from "@certchain/co
 import { createDb, pingDatabase } from "@certchain/db";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
+import { createApiDeps } from "./deps.ts";
 
 runMain("api", async () => {
   const config = loadConfig();
@@ -12,7 +13,7 @@ runMain("api", async () => {
   shutdown.add(() => database.close());
   await pingDatabase(database, config.databaseUrl);
 
-  const app = createApp({ config, db: database.db, logger });
+  const app = createApp(createApiDeps(config, database.db, logger));
   const server = serve({ fetch: app.fetch, port: config.apiPort }, (info) => {
     logger.info({ port: info.port }, "API listening");
   });

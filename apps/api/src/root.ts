@@ -1,9 +1,15 @@
+import { accountRouter } from "./routers/account.ts";
 import { authRouter } from "./routers/auth.ts";
+import { certificatesRouter } from "./routers/certificates.ts";
+import { marketRouter } from "./routers/market.ts";
 import { router } from "./trpc.ts";
 
 /** Every router of the API, by the names in ARCHITECTURE.md; clients import only `type AppRouter`. */
 export const appRouter = router({
   auth: authRouter,
+  certificates: certificatesRouter,
+  market: marketRouter,
+  account: accountRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,12 +1,15 @@
-import { createLogger, loadConfig } from "@certchain/common";
+import { loadConfig } from "@certchain/common";
+import { type Anvil, startAnvil } from "@certchain/contracts/anvil";
 import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
 import { createApp } from "../src/app.ts";
 import type { ApiDeps } from "../src/context.ts";
+import { createApiDeps } from "../src/deps.ts";
 
 export type TestApi = {
   app: ReturnType<typeof createApp>;
   deps: ApiDeps;
   database: TestDatabase;
+  anvil: Anvil;
   /** POSTs JSON to a tRPC mutation and returns the HTTP status and parsed body. */
   mutation(path: string, input?: unknown, headers?: Record<string, string>): Promise<TrpcResult>;
   /** GETs a tRPC query. */
@@ -17,11 +20,16 @@ export type TestApi = {
 // biome-ignore lint/suspicious/noExplicitAny: raw JSON bodies, whose shape each test asserts
 export type TrpcResult = { status: number; body: any; headers: Headers };
 
-/** The API over its own fresh database, called in-process with `app.request()` (no socket). */
+/** The API over its own fresh database and anvil, called in-process with `app.request()` (no socket). */
 export async function createTestApi(): Promise<TestApi> {
-  const database = await createTestDatabase();
-  const config = loadConfig({ NODE_ENV: "test", DATABASE_URL: database.url, LOG_LEVEL: "silent" });
-  const deps: ApiDeps = { config, db: database.db, logger: createLogger(config, "api-test") };
+  const [database, anvil] = await Promise.all([createTestDatabase(), startAnvil()]);
+  const config = loadConfig({
+    NODE_ENV: "test",
+    DATABASE_URL: database.url,
+    ETH_NODE_URL: anvil.rpcUrl,
+    LOG_LEVEL: "silent",
+  });
+  const deps: ApiDeps = createApiDeps(config, database.db);
   const app = createApp(deps);
   const send = async (request: Request): Promise<TrpcResult> => {
     const response = await app.request(request);
@@ -32,6 +40,7 @@ export async function createTestApi(): Promise<TestApi> {
     app,
     deps,
     database,
+    anvil,
     mutation: (path, input, headers = {}) =>
       send(
         new Request(`http://localhost/trpc/${path}`, {
@@ -47,7 +56,9 @@ export async function createTestApi(): Promise<TestApi> {
           { headers },
         ),
       ),
-    close: () => database.drop(),
+    close: async () => {
+      await Promise.all([database.drop(), anvil.stop()]);
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
-import { createApp } from "@certchain/api";
-import { createLogger, loadConfig } from "@certchain/common";
+import { createApiDeps, createApp } from "@certchain/api";
+import { loadConfig } from "@certchain/common";
 import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
 import { type ServerType, serve } from "@hono/node-server";
 import { TRPCClientError } from "@trpc/client";
@@ -15,7 +15,7 @@ let url: string;
 beforeAll(async () => {
   database = await createTestDatabase();
   const config = loadConfig({ NODE_ENV: "test", DATABASE_URL: database.url, LOG_LEVEL: "silent" });
-  const app = createApp({ config, db: database.db, logger: createLogger(config, "client-test") });
+  const app = createApp(createApiDeps(config, database.db));
   server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise((resolve) => server.once("listening", resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

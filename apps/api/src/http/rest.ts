@@ -24,6 +24,22 @@ async function jsonBody(c: HonoContext): Promise<unknown> {
   }
 }
 
+/**
+ * Query-string input: every parameter is a string, so those named in `numeric` are turned into numbers when they look
+ * like one (anything else is passed through for the procedure's schema to reject with a clear message).
+ */
+function queryInput(c: HonoContext, numeric: readonly string[] = []): Record<string, unknown> {
+  const input: Record<string, unknown> = { ...c.req.query() };
+  for (const name of numeric) {
+    const value = input[name];
+    if (typeof value === "string" && /^-?\d+$/.test(value)) input[name] = Number(value);
+  }
+  return input;
+}
+
+const pathId = (c: HonoContext) =>
+  /^\d+$/.test(c.req.param("id") ?? "") ? Number(c.req.param("id")) : c.req.param("id");
+
 type RestRoute = {
   method: "get" | "post" | "put" | "delete";
   path: string;
@@ -44,6 +60,27 @@ const routes: RestRoute[] = [
   { method: "post", path: "/auth/login", call: async (caller, c) => caller.auth.login((await jsonBody(c)) as never) },
   { method: "post", path: "/auth/logout", call: (caller) => caller.auth.logout() },
   { method: "get", path: "/auth/profile", call: (caller) => caller.auth.profile() },
+  // `list` before `:id`, so "list" is never read as an id.
+  {
+    method: "get",
+    path: "/certificates/list",
+    call: (caller, c) => caller.certificates.list(queryInput(c, ["limit"]) as never),
+  },
+  {
+    method: "get",
+    path: "/certificates/:id",
+    call: (caller, c) => caller.certificates.get({ tokenId: pathId(c) } as never),
+  },
+  {
+    method: "get",
+    path: "/market/listings",
+    call: (caller, c) => caller.market.listings(queryInput(c, ["limit", "tokenId"]) as never),
+  },
+  {
+    method: "get",
+    path: "/account/transactions",
+    call: (caller, c) => caller.account.transactions(queryInput(c, ["limit"]) as never),
+  },
 ];
 
 function errorResponse(c: HonoContext, error: unknown, deps: ApiDeps): Response {
