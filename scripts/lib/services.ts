@@ -60,8 +60,9 @@ export function mysqlService(databaseUrl: string): LocalService {
     binary: "/usr/sbin/mariadbd",
     start: ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
     install: "apt-get install mariadb-server",
-    // The server speaks first: a handshake packet carrying its version string.
-    probe: async (endpoint) => /mariadb|mysql|^.{4}\n\d+\.\d+/is.test((await exchange(endpoint, null)) ?? ""),
+    // The server speaks first: a handshake packet (protocol 10, then its version string), or an error packet
+    // (0xff, e.g. "Too many connections"), which still proves MySQL is the one listening.
+    probe: async (endpoint) => /^.{4}(\n\d+\.\d+|\xff)/s.test((await exchange(endpoint, null)) ?? ""),
   };
 }
 

@@ -3,22 +3,11 @@ import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
 import { eq, or } from "drizzle-orm";
 import { z } from "zod";
 import { expiredSessionCookie, sessionCookie } from "../auth/credentials.ts";
-import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from "../auth/passwords.ts";
+import { email, password, username } from "../auth/fields.ts";
+import { hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from "../auth/passwords.ts";
 import { createSession, invalidateAllSessions, invalidateSession, type SessionUser } from "../auth/sessions.ts";
 import type { Context } from "../context.ts";
 import { protectedProcedure, publicProcedure } from "../trpc.ts";
-
-const username = z
-  .string()
-  .trim()
-  .min(3, "must be at least 3 characters")
-  .max(50, "must be at most 50 characters")
-  .regex(/^[A-Za-z0-9_.-]+$/, "may contain only letters, digits, '_', '.' and '-'");
-const email = z.email("must be an email address").max(100, "must be at most 100 characters");
-const password = z
-  .string()
-  .min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`)
-  .max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`);
 
 export const profileOutput = z.object({
   id: z.number(),
