@@ -1,5 +1,7 @@
 import type { Config, Logger } from "@certchain/common";
+import type { Deployment } from "@certchain/contracts";
 import type { Db } from "@certchain/db";
+import type { PublicClient } from "viem";
 import { expiredSessionCookie, readSessionToken, sessionCookie } from "./auth/credentials.ts";
 import { type ValidatedSession, validateSessionToken } from "./auth/sessions.ts";
 import type { HeadReader } from "./chain/head.ts";
@@ -11,6 +13,8 @@ export type ApiDeps = {
   logger: Logger;
   /** The chain's latest block number (for confirmations), briefly cached. */
   head: HeadReader;
+  /** Reads from the chain itself, for answers that must not rely on the indexer (verification, balances). */
+  chain: { client: PublicClient; contracts: Deployment["contracts"] };
 };
 
 export type RequestMeta = {

@@ -1,4 +1,5 @@
-import { loadConfig } from "@certchain/common";
+import { ANVIL_ACCOUNT_0_PRIVATE_KEY, loadConfig } from "@certchain/common";
+import { type Deployment, deployContracts } from "@certchain/contracts";
 import { type Anvil, startAnvil } from "@certchain/contracts/anvil";
 import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
 import { createApp } from "../src/app.ts";
@@ -10,6 +11,7 @@ export type TestApi = {
   deps: ApiDeps;
   database: TestDatabase;
   anvil: Anvil;
+  deployment: Deployment;
   /** POSTs JSON to a tRPC mutation and returns the HTTP status and parsed body. */
   mutation(path: string, input?: unknown, headers?: Record<string, string>): Promise<TrpcResult>;
   /** GETs a tRPC query. */
@@ -29,7 +31,12 @@ export async function createTestApi(): Promise<TestApi> {
     ETH_NODE_URL: anvil.rpcUrl,
     LOG_LEVEL: "silent",
   });
-  const deps: ApiDeps = createApiDeps(config, database.db);
+  const deployment = await deployContracts({
+    rpcUrl: anvil.rpcUrl,
+    chainId: config.chainId,
+    operatorPrivateKey: ANVIL_ACCOUNT_0_PRIVATE_KEY,
+  });
+  const deps: ApiDeps = createApiDeps(config, database.db, { deployment });
   const app = createApp(deps);
   const send = async (request: Request): Promise<TrpcResult> => {
     const response = await app.request(request);
@@ -41,6 +48,7 @@ export async function createTestApi(): Promise<TestApi> {
     deps,
     database,
     anvil,
+    deployment,
     mutation: (path, input, headers = {}) =>
       send(
         new Request(`http://localhost/trpc/${path}`, {

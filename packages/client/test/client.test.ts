@@ -1,6 +1,8 @@
 import type { AddressInfo } from "node:net";
 import { createApiDeps, createApp } from "@certchain/api";
-import { loadConfig } from "@certchain/common";
+import { ANVIL_ACCOUNT_0_PRIVATE_KEY, loadConfig } from "@certchain/common";
+import { deployContracts } from "@certchain/contracts";
+import { type Anvil, startAnvil } from "@certchain/contracts/anvil";
 import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
 import { type ServerType, serve } from "@hono/node-server";
 import { TRPCClientError } from "@trpc/client";
@@ -9,13 +11,24 @@ import type { AppRouter } from "../src/index.ts";
 import { createClient } from "../src/index.ts";
 
 let database: TestDatabase;
+let anvil: Anvil;
 let server: ServerType;
 let url: string;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  const config = loadConfig({ NODE_ENV: "test", DATABASE_URL: database.url, LOG_LEVEL: "silent" });
-  const app = createApp(createApiDeps(config, database.db));
+  [database, anvil] = await Promise.all([createTestDatabase(), startAnvil()]);
+  const config = loadConfig({
+    NODE_ENV: "test",
+    DATABASE_URL: database.url,
+    ETH_NODE_URL: anvil.rpcUrl,
+    LOG_LEVEL: "silent",
+  });
+  const deployment = await deployContracts({
+    rpcUrl: anvil.rpcUrl,
+    chainId: config.chainId,
+    operatorPrivateKey: ANVIL_ACCOUNT_0_PRIVATE_KEY,
+  });
+  const app = createApp(createApiDeps(config, database.db, { deployment }));
   server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise((resolve) => server.once("listening", resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -23,7 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
-  await database.drop();
+  await Promise.all([database.drop(), anvil.stop()]);
 });
 
 describe("createClient", () => {

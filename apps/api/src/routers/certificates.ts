@@ -5,6 +5,7 @@ import { z } from "zod";
 import { cursorInput, decodeCursor, pageOutput, pageSize, toPage } from "../pagination.ts";
 import { addressInput, chainIdInput, isoDate, toIso } from "../schemas.ts";
 import { publicProcedure } from "../trpc.ts";
+import { verifyProcedure } from "./verify.ts";
 
 export const certificateOutput = z.object({
   tokenId: z.number(),
@@ -95,4 +96,6 @@ export const certificatesRouter = {
         (row) => [row.tokenId],
       );
     }),
+
+  verify: verifyProcedure,
 } satisfies TRPCRouterRecord;
