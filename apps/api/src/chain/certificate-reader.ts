@@ -36,25 +36,28 @@ export async function readCertificateOnChain(
 ): Promise<OnChainCertificate | null> {
   const blockNumber = await client.getBlockNumber({ cacheTime: 0 });
   const call = { address: registry, abi: certificateRegistryAbi, args: [BigInt(tokenId)], blockNumber } as const;
-  try {
-    const [record, owner, valid] = await Promise.all([
-      client.readContract({ ...call, functionName: "certificate" }),
-      client.readContract({ ...call, functionName: "ownerOf" }),
-      client.readContract({ ...call, functionName: "isValid" }),
-    ]);
-    return {
-      tokenId,
-      issuer: record.issuer.toLowerCase() as Address,
-      owner: owner.toLowerCase() as Address,
-      cid: record.cid,
-      issuedAt: new Date(Number(record.issuedAt) * 1000),
-      expiresAt: fromUnixSeconds(record.expiresAt),
-      revokedAt: fromUnixSeconds(record.revokedAt),
-      valid,
-      blockNumber: Number(blockNumber),
-    };
-  } catch (error) {
-    if (isUnknownCertificate(error)) return null;
-    throw error;
+  // allSettled, not all: for an unknown id `ownerOf` fails too (with ERC721NonexistentToken), and whichever failure
+  // came first must not decide how the answer is read; the registry's own record decides.
+  const [record, owner, valid] = await Promise.allSettled([
+    client.readContract({ ...call, functionName: "certificate" }),
+    client.readContract({ ...call, functionName: "ownerOf" }),
+    client.readContract({ ...call, functionName: "isValid" }),
+  ]);
+  if (record.status === "rejected") {
+    if (isUnknownCertificate(record.reason)) return null;
+    throw record.reason;
   }
+  if (owner.status === "rejected") throw owner.reason;
+  if (valid.status === "rejected") throw valid.reason;
+  return {
+    tokenId,
+    issuer: record.value.issuer.toLowerCase() as Address,
+    owner: owner.value.toLowerCase() as Address,
+    cid: record.value.cid,
+    issuedAt: new Date(Number(record.value.issuedAt) * 1000),
+    expiresAt: fromUnixSeconds(record.value.expiresAt),
+    revokedAt: fromUnixSeconds(record.value.revokedAt),
+    valid: valid.value,
+    blockNumber: Number(blockNumber),
+  };
 }
