@@ -4,6 +4,7 @@ import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { type ApiDeps, createRequestContext } from "./context.ts";
 import { clientIp } from "./http/client-ip.ts";
+import { createGatewayRoutes } from "./http/gateway.ts";
 import { createRestRoutes } from "./http/rest.ts";
 import { appRouter } from "./root.ts";
 
@@ -44,5 +45,6 @@ export function createApp(deps: ApiDeps) {
         },
       }),
     )
-    .route("/api", createRestRoutes(deps));
+    .route("/api", createRestRoutes(deps))
+    .route("/ipfs", createGatewayRoutes(deps.storage));
 }

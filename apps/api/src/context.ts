@@ -1,6 +1,7 @@
 import type { Config, Logger } from "@certchain/common";
 import type { Deployment } from "@certchain/contracts";
 import type { Db } from "@certchain/db";
+import type { ContentStore } from "@certchain/storage";
 import type { PublicClient } from "viem";
 import { expiredSessionCookie, readSessionToken, sessionCookie } from "./auth/credentials.ts";
 import { type ValidatedSession, validateSessionToken } from "./auth/sessions.ts";
@@ -15,6 +16,8 @@ export type ApiDeps = {
   head: HeadReader;
   /** Reads from the chain itself, for answers that must not rely on the indexer (verification, balances). */
   chain: { client: PublicClient; contracts: Deployment["contracts"] };
+  /** Certificate documents and metadata, addressed by IPFS CID. */
+  storage: ContentStore;
 };
 
 export type RequestMeta = {

@@ -13,7 +13,7 @@ runMain("api", async () => {
   shutdown.add(() => database.close());
   await pingDatabase(database, config.databaseUrl);
 
-  const app = createApp(createApiDeps(config, database.db, { logger }));
+  const app = createApp(await createApiDeps(config, database.db, { logger }));
   const server = serve({ fetch: app.fetch, port: config.apiPort }, (info) => {
     logger.info({ port: info.port }, "API listening");
   });

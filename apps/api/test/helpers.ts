@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ANVIL_ACCOUNT_0_PRIVATE_KEY, loadConfig } from "@certchain/common";
 import { type Deployment, deployContracts } from "@certchain/contracts";
 import { type Anvil, startAnvil } from "@certchain/contracts/anvil";
 import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
+import { createContentStore } from "@certchain/storage";
 import { createApp } from "../src/app.ts";
 import type { ApiDeps } from "../src/context.ts";
 import { createApiDeps } from "../src/deps.ts";
@@ -36,7 +40,9 @@ export async function createTestApi(): Promise<TestApi> {
     chainId: config.chainId,
     operatorPrivateKey: ANVIL_ACCOUNT_0_PRIVATE_KEY,
   });
-  const deps: ApiDeps = createApiDeps(config, database.db, { deployment });
+  const storageDir = await mkdtemp(join(tmpdir(), "certchain-api-storage-"));
+  const storage = await createContentStore({ directory: storageDir });
+  const deps: ApiDeps = await createApiDeps(config, database.db, { deployment, storage });
   const app = createApp(deps);
   const send = async (request: Request): Promise<TrpcResult> => {
     const response = await app.request(request);
@@ -65,7 +71,7 @@ export async function createTestApi(): Promise<TestApi> {
         ),
       ),
     close: async () => {
-      await Promise.all([database.drop(), anvil.stop()]);
+      await Promise.all([database.drop(), anvil.stop(), rm(storageDir, { recursive: true, force: true })]);
     },
   };
 }

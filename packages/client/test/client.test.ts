@@ -28,7 +28,7 @@ beforeAll(async () => {
     chainId: config.chainId,
     operatorPrivateKey: ANVIL_ACCOUNT_0_PRIVATE_KEY,
   });
-  const app = createApp(createApiDeps(config, database.db, { deployment }));
+  const app = createApp(await createApiDeps(config, database.db, { deployment }));
   server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise((resolve) => server.once("listening", resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
