@@ -6,6 +6,7 @@ import { type ApiDeps, createRequestContext } from "./context.ts";
 import { clientIp } from "./http/client-ip.ts";
 import { createGatewayRoutes } from "./http/gateway.ts";
 import { createRestRoutes } from "./http/rest.ts";
+import { createVerifyPages } from "./http/verify-pages.tsx";
 import { appRouter } from "./root.ts";
 
 /**
@@ -46,5 +47,6 @@ export function createApp(deps: ApiDeps) {
       }),
     )
     .route("/api", createRestRoutes(deps))
-    .route("/ipfs", createGatewayRoutes(deps.storage));
+    .route("/ipfs", createGatewayRoutes(deps.storage))
+    .route("/verify", createVerifyPages(deps));
 }

@@ -99,6 +99,7 @@ describe("certificates.verify", () => {
     await publicClient.waitForTransactionReceipt({ hash });
     const result = await verify(tokenId);
     expect(result.verdict).toBe("revoked");
+    expect(result.revocationReason).toBe("issued in error");
     expect(result.onChain.revokedAt).not.toBeNull();
     expect(result.index).toEqual({ state: "mismatch", mismatches: ["revocation: indexed valid, on chain revoked"] });
   });

@@ -12,6 +12,8 @@ export type OnChainCertificate = {
   expiresAt: Date | null;
   /** null: not revoked. */
   revokedAt: Date | null;
+  /** The reason given to `revoke`, from its event; null when not revoked. */
+  revocationReason: string | null;
   /** `isValid` as the contract answers it at `blockNumber`. */
   valid: boolean;
   blockNumber: number;
@@ -31,11 +33,16 @@ function isUnknownCertificate(error: unknown): boolean {
  */
 export async function readCertificateOnChain(
   client: PublicClient,
-  registry: Address,
+  registry: { address: Address; blockNumber: number },
   tokenId: number,
 ): Promise<OnChainCertificate | null> {
   const blockNumber = await client.getBlockNumber({ cacheTime: 0 });
-  const call = { address: registry, abi: certificateRegistryAbi, args: [BigInt(tokenId)], blockNumber } as const;
+  const call = {
+    address: registry.address,
+    abi: certificateRegistryAbi,
+    args: [BigInt(tokenId)],
+    blockNumber,
+  } as const;
   // allSettled, not all: for an unknown id `ownerOf` fails too (with ERC721NonexistentToken), and whichever failure
   // came first must not decide how the answer is read; the registry's own record decides.
   const [record, owner, valid] = await Promise.allSettled([
@@ -49,6 +56,7 @@ export async function readCertificateOnChain(
   }
   if (owner.status === "rejected") throw owner.reason;
   if (valid.status === "rejected") throw valid.reason;
+  const revokedAt = fromUnixSeconds(record.value.revokedAt);
   return {
     tokenId,
     issuer: record.value.issuer.toLowerCase() as Address,
@@ -56,8 +64,30 @@ export async function readCertificateOnChain(
     cid: record.value.cid,
     issuedAt: new Date(Number(record.value.issuedAt) * 1000),
     expiresAt: fromUnixSeconds(record.value.expiresAt),
-    revokedAt: fromUnixSeconds(record.value.revokedAt),
+    revokedAt,
+    revocationReason: revokedAt ? await readRevocationReason(client, registry, tokenId, blockNumber) : null,
     valid: valid.value,
     blockNumber: Number(blockNumber),
   };
+}
+
+/**
+ * The contract keeps only the revocation time; the reason lives in the `CertificateRevoked` event. A token is revoked
+ * at most once, and `tokenId` is an indexed topic, so this is one narrow log query from the registry's deployment.
+ */
+async function readRevocationReason(
+  client: PublicClient,
+  registry: { address: Address; blockNumber: number },
+  tokenId: number,
+  toBlock: bigint,
+): Promise<string | null> {
+  const [event] = await client.getContractEvents({
+    address: registry.address,
+    abi: certificateRegistryAbi,
+    eventName: "CertificateRevoked",
+    args: { tokenId: BigInt(tokenId) },
+    fromBlock: BigInt(registry.blockNumber),
+    toBlock,
+  });
+  return event?.args.reason ?? null;
 }

@@ -25,7 +25,7 @@ export const verificationOutput = z.object({
       blockNumber: z.number(),
     })
     .nullable(),
-  /** The issuer's stated reason, from the indexed revocation event (the contract keeps only the time). */
+  /** The reason given when revoking, from the chain's revocation event (the contract keeps only the time). */
   revocationReason: z.string().nullable(),
   /** Blocks on top of the issuing block, counting it; null until indexed. */
   confirmations: z.number().nullable(),
@@ -36,7 +36,7 @@ export const verificationOutput = z.object({
   }),
 });
 
-type Verification = z.infer<typeof verificationOutput>;
+export type Verification = z.infer<typeof verificationOutput>;
 
 function verdictOf(onChain: OnChainCertificate | null): Verification["verdict"] {
   if (!onChain) return "unknown";
@@ -58,6 +58,9 @@ function compare(row: Certificate | undefined, onChain: OnChainCertificate | nul
   if ((row.status === "invalid") !== (onChain.revokedAt !== null)) {
     mismatches.push(`revocation: indexed ${row.status}, on chain ${onChain.revokedAt ? "revoked" : "not revoked"}`);
   }
+  if (row.status === "invalid" && onChain.revokedAt !== null && row.revocationReason !== onChain.revocationReason) {
+    mismatches.push("revocation reason: indexed text differs from the chain's");
+  }
   if (toIso(row.expiresAt) !== toIso(onChain.expiresAt)) {
     mismatches.push(
       `expiry: indexed ${toIso(row.expiresAt) ?? "never"}, on chain ${toIso(onChain.expiresAt) ?? "never"}`,
@@ -68,7 +71,7 @@ function compare(row: Certificate | undefined, onChain: OnChainCertificate | nul
 
 export async function verifyByTokenId(ctx: Context, tokenId: number): Promise<Verification> {
   const [onChain, [row]] = await Promise.all([
-    readCertificateOnChain(ctx.deps.chain.client, ctx.deps.chain.contracts.CertificateRegistry.address, tokenId),
+    readCertificateOnChain(ctx.deps.chain.client, ctx.deps.chain.contracts.CertificateRegistry, tokenId),
     ctx.deps.db.select().from(certificates).where(eq(certificates.tokenId, tokenId)),
   ]);
   return {
@@ -84,7 +87,7 @@ export async function verifyByTokenId(ctx: Context, tokenId: number): Promise<Ve
       revokedAt: toIso(onChain.revokedAt),
       blockNumber: onChain.blockNumber,
     },
-    revocationReason: row?.revocationReason ?? null,
+    revocationReason: onChain?.revocationReason ?? null,
     confirmations: row && onChain ? Math.max(0, onChain.blockNumber - row.issuedBlockNumber + 1) : null,
     index: compare(row, onChain),
   };
