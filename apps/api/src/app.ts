@@ -2,12 +2,29 @@ import { describeMysqlError } from "@certchain/db";
 import { trpcServer } from "@hono/trpc-server";
 import { sql } from "drizzle-orm";
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
 import { type ApiDeps, createRequestContext } from "./context.ts";
 import { clientIp } from "./http/client-ip.ts";
 import { createGatewayRoutes } from "./http/gateway.ts";
 import { createRestRoutes } from "./http/rest.ts";
+import { rejectCrossSiteCookieWrites } from "./http/security.ts";
 import { createVerifyPages } from "./http/verify-pages.tsx";
 import { appRouter } from "./root.ts";
+
+/** JSON bodies of tRPC and REST calls; document uploads have their own, larger limit. */
+const MAX_JSON_BODY_BYTES = 1024 * 1024;
+/** Calls per tRPC batch request: batching must not multiply what one request may cost. */
+const MAX_BATCH_SIZE = 10;
+
+const tooLarge = bodyLimit({
+  maxSize: MAX_JSON_BODY_BYTES,
+  onError: (c) =>
+    c.json(
+      { error: { code: "PAYLOAD_TOO_LARGE", message: `Request bodies are limited to ${MAX_JSON_BODY_BYTES} bytes` } },
+      413,
+    ),
+});
 
 /**
  * The API as a Hono app, separate from any socket: `main.ts` serves it, tests call `app.request()`.
@@ -22,6 +39,8 @@ export function createApp(deps: ApiDeps) {
     .notFound((c) =>
       c.json({ error: { code: "NOT_FOUND", message: `No route for ${c.req.method} ${c.req.path}` } }, 404),
     )
+    .use(secureHeaders())
+    .use(rejectCrossSiteCookieWrites())
     .get("/healthz", (c) => c.json({ status: "ok" }))
     .get("/readyz", async (c) => {
       try {
@@ -32,10 +51,13 @@ export function createApp(deps: ApiDeps) {
         return c.json({ status: "unavailable", reason }, 503);
       }
     })
+    .use("/trpc/*", tooLarge)
+    .use("/api/*", tooLarge)
     .use(
       "/trpc/*",
       trpcServer({
         endpoint: "/trpc",
+        maxBatchSize: MAX_BATCH_SIZE,
         router: appRouter,
         createContext: (opts, c) =>
           createRequestContext(deps, { headers: opts.req.headers, ip: clientIp(c) }, opts.resHeaders),
