@@ -3,27 +3,13 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { appRouter } from "../src/root.ts";
 import { bearer, createTestApi, type TestApi } from "./helpers.ts";
+import { access, type Level } from "./procedure-access.ts";
 
 /**
  * Function-level authorization (OWASP API5), generated from the router: every procedure must have an entry here, so
  * a new procedure cannot ship without someone deciding who may call it. Object-level checks (one user on another's
  * object) live with each procedure's own tests.
  */
-type Level = "public" | "user" | "issuer" | "admin";
-type Kind = "query" | "mutation";
-const access: Record<string, { level: Level; kind: Kind; input?: unknown }> = {
-  "auth.register": { level: "public", kind: "mutation", input: { username: "x", email: "bad", password: "" } },
-  "auth.login": { level: "public", kind: "mutation", input: { login: "matrix_user", password: "long enough pw" } },
-  "auth.logout": { level: "user", kind: "mutation" },
-  "auth.logoutAll": { level: "user", kind: "mutation" },
-  "auth.profile": { level: "user", kind: "query" },
-  "certificates.get": { level: "public", kind: "query", input: { tokenId: 1 } },
-  "certificates.list": { level: "public", kind: "query", input: {} },
-  "certificates.verify": { level: "public", kind: "query", input: { tokenId: 1 } },
-  "market.listings": { level: "public", kind: "query", input: {} },
-  "account.transactions": { level: "user", kind: "query" },
-};
-
 const roles = ["anonymous", "user", "issuer", "admin"] as const;
 type Role = (typeof roles)[number];
 

@@ -1,0 +1,95 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { z } from "zod";
+import { appRouter } from "../src/root.ts";
+import { bearer, createTestApi, type TestApi } from "./helpers.ts";
+import { access } from "./procedure-access.ts";
+
+/**
+ * Bad input for every procedure, generated from each one's zod input: wrong shapes, extra fields, and for every field
+ * wrong types, huge strings, negative and oversized numbers, malformed addresses, SQL and HTML. Every answer must be a
+ * 4xx or a normal result, never a 500; and when a call is refused, no table may have changed.
+ */
+const HUGE = "x".repeat(200_000);
+const fieldValues: unknown[] = [
+  null,
+  true,
+  -1,
+  0,
+  1.5,
+  2 ** 64,
+  Number.MAX_VALUE,
+  "",
+  HUGE,
+  "' OR '1'='1' --",
+  "1; DROP TABLE users; --",
+  "<script>alert(1)</script>",
+  "<img src=x onerror=alert(1)>",
+  "0xZZZZ",
+  "0x12345",
+  [],
+  { nested: { deep: true } },
+];
+const wholeInputs: unknown[] = [42, "string", [], [1, 2], { unexpected: "field" }, { __proto__: { role: "admin" } }];
+
+function objectKeys(schema: unknown): string[] {
+  let current = schema as z.ZodType;
+  while (current instanceof z.ZodDefault || current instanceof z.ZodOptional) current = current.unwrap() as z.ZodType;
+  return current instanceof z.ZodObject ? Object.keys(current.shape) : [];
+}
+
+let api: TestApi;
+const sessions: Record<string, Record<string, string>> = {};
+
+async function tableCounts(): Promise<Record<string, number>> {
+  const [rows] = (await api.deps.db.execute(
+    sql`SELECT TABLE_NAME AS name, TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()`,
+  )) as unknown as [Array<{ name: string }>];
+  const counts: Record<string, number> = {};
+  for (const { name } of rows) {
+    const [[row]] = (await api.deps.db.execute(sql.raw(`SELECT COUNT(*) AS n FROM \`${name}\``))) as unknown as [
+      Array<{ n: number }>,
+    ];
+    counts[name] = Number(row?.n);
+  }
+  return counts;
+}
+
+beforeAll(async () => {
+  api = await createTestApi();
+  const registered = await api.mutation("auth.register", {
+    username: "fuzz_user",
+    email: "fuzz@example.org",
+    password: "long enough pw",
+  });
+  sessions.user = bearer(registered.body.result.data.token);
+});
+afterAll(() => api.close());
+
+const procedures = Object.entries(
+  appRouter._def.procedures as unknown as Record<string, { _def: { inputs: unknown[] } }>,
+);
+
+describe.each(procedures)("%s", (path, procedure) => {
+  const entry = access[path];
+  const keys = objectKeys(procedure._def.inputs[0]);
+  const base = (entry?.input ?? {}) as Record<string, unknown>;
+  const inputs = [
+    ...wholeInputs,
+    ...keys.flatMap((key) => fieldValues.map((value) => ({ ...base, [key]: value }))),
+    ...keys.map((key) => Object.fromEntries(Object.entries(base).filter(([k]) => k !== key))),
+  ];
+
+  test(`error: ${inputs.length} malformed inputs give 4xx (never 500) and refused calls write nothing`, async () => {
+    // Writes would happen only through mutations; queries are checked for status alone, which keeps this fast.
+    const headers = entry?.level === "public" ? {} : (sessions.user ?? {});
+    const call = entry?.kind === "mutation" ? api.mutation : api.query;
+    for (const input of inputs) {
+      const before = entry?.kind === "mutation" ? await tableCounts() : undefined;
+      const result = await call(path, input, headers);
+      expect(result.status, `${path} with ${JSON.stringify(input)?.slice(0, 120)}`).toBeLessThan(500);
+      if (before && result.status >= 400) expect(await tableCounts()).toEqual(before);
+      if (path === "auth.logout" || path === "auth.logoutAll") break; // one refusal is enough; success ends the session
+    }
+  });
+});

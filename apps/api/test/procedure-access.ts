@@ -1,0 +1,18 @@
+/**
+ * Who may call each procedure, and a harmless input for it. The authorization matrix checks that every procedure of
+ * the router is listed; the bad-input suite uses the level to call each one with a session that passes its checks.
+ */
+export type Level = "public" | "user" | "issuer" | "admin";
+export type Kind = "query" | "mutation";
+export const access: Record<string, { level: Level; kind: Kind; input?: unknown }> = {
+  "auth.register": { level: "public", kind: "mutation", input: { username: "x", email: "bad", password: "" } },
+  "auth.login": { level: "public", kind: "mutation", input: { login: "matrix_user", password: "long enough pw" } },
+  "auth.logout": { level: "user", kind: "mutation" },
+  "auth.logoutAll": { level: "user", kind: "mutation" },
+  "auth.profile": { level: "user", kind: "query" },
+  "certificates.get": { level: "public", kind: "query", input: { tokenId: 1 } },
+  "certificates.list": { level: "public", kind: "query", input: {} },
+  "certificates.verify": { level: "public", kind: "query", input: { tokenId: 1 } },
+  "market.listings": { level: "public", kind: "query", input: {} },
+  "account.transactions": { level: "user", kind: "query" },
+};
