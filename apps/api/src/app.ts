@@ -7,6 +7,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { type ApiDeps, createRequestContext } from "./context.ts";
 import { clientIp } from "./http/client-ip.ts";
 import { createGatewayRoutes } from "./http/gateway.ts";
+import { loggableError } from "./http/log-error.ts";
 import { createRestRoutes } from "./http/rest.ts";
 import { rejectCrossSiteCookieWrites } from "./http/security.ts";
 import { createVerifyPages } from "./http/verify-pages.tsx";
@@ -33,7 +34,7 @@ const tooLarge = bodyLimit({
 export function createApp(deps: ApiDeps) {
   return new Hono()
     .onError((error, c) => {
-      deps.logger.error({ err: error, method: c.req.method, path: c.req.path }, "Request failed");
+      deps.logger.error({ err: loggableError(error), method: c.req.method, path: c.req.path }, "Request failed");
       return c.json({ error: { code: "INTERNAL_SERVER_ERROR", message: "Internal server error" } }, 500);
     })
     .notFound((c) =>
@@ -64,7 +65,7 @@ export function createApp(deps: ApiDeps) {
         onError: ({ error, path }) => {
           // Client errors are the client's business; only our own failures are logged.
           if (error.code === "INTERNAL_SERVER_ERROR")
-            deps.logger.error({ err: error.cause ?? error, path }, "Procedure failed");
+            deps.logger.error({ err: loggableError(error.cause ?? error), path }, "Procedure failed");
         },
       }),
     )

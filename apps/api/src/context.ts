@@ -3,7 +3,7 @@ import type { Deployment } from "@certchain/contracts";
 import type { Db } from "@certchain/db";
 import type { ContentStore } from "@certchain/storage";
 import type { PublicClient } from "viem";
-import { expiredSessionCookie, readSessionToken, sessionCookie } from "./auth/credentials.ts";
+import { expiredSessionCookie, readSessionCredentials, sessionCookie } from "./auth/credentials.ts";
 import { type ValidatedSession, validateSessionToken } from "./auth/sessions.ts";
 import type { HeadReader } from "./chain/head.ts";
 
@@ -58,11 +58,12 @@ export async function createRequestContext(
   request: { headers: Headers; ip: string | undefined },
   resHeaders: Headers,
 ): Promise<Context> {
-  const token = readSessionToken(request.headers);
-  const session = token ? await validateSessionToken(deps.db, token) : null;
-  const viaCookie = token !== undefined && !request.headers.get("authorization");
-  if (viaCookie && session === null) resHeaders.append("set-cookie", expiredSessionCookie());
-  if (viaCookie && session?.renewed && token) resHeaders.append("set-cookie", sessionCookie(token, session.expiresAt));
+  const credentials = readSessionCredentials(request.headers);
+  const session = credentials ? await validateSessionToken(deps.db, credentials.token) : null;
+  if (credentials?.via === "cookie") {
+    if (session === null) resHeaders.append("set-cookie", expiredSessionCookie());
+    else if (session.renewed) resHeaders.append("set-cookie", sessionCookie(credentials.token, session.expiresAt));
+  }
   return createContextInner(deps, {
     session,
     meta: { ip: request.ip, userAgent: request.headers.get("user-agent") ?? undefined },

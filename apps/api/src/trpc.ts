@@ -10,6 +10,9 @@ const t = initTRPC.context<Context>().create({
   // Never ship stack traces to clients, whatever the environment.
   isDev: false,
   errorFormatter({ shape, error }) {
+    // An internal error's message is its cause's (a SQL statement with its parameters, an RPC URL with its key):
+    // clients get a fixed sentence, the details go to the error log.
+    if (error.code === "INTERNAL_SERVER_ERROR") return { ...shape, message: "Internal server error" };
     const fieldErrors =
       error.code === "BAD_REQUEST" && error.cause instanceof ZodError ? z.flattenError(error.cause) : null;
     return { ...shape, data: { ...shape.data, fieldErrors } };

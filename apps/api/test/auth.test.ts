@@ -193,10 +193,26 @@ describe("REST mirror", () => {
     expect(login.status).toBe(200);
   });
 
+  test("error: a body that is not application/json is a 415, so a cross-site form cannot log anyone in", async () => {
+    const response = await api.app.request("/api/auth/login", {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify({ login: "attacker", password: "pw=" }),
+    });
+    expect(response.status).toBe(415);
+    expect(response.headers.getSetCookie()).toEqual([]);
+  });
+
   test("error: bad JSON and bad fields are 400s with a clear message, never a stack", async () => {
-    const badJson = await api.app.request("/api/auth/register", { method: "POST", body: "{nope" });
+    const badJson = await rest("POST", "/auth/register", undefined, {});
+    const sent = await api.app.request("/api/auth/register", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{nope",
+    });
     expect(badJson.status).toBe(400);
-    expect(await badJson.json()).toEqual({ error: { code: "BAD_REQUEST", message: "The request body must be JSON" } });
+    expect(sent.status).toBe(400);
+    expect(await sent.json()).toEqual({ error: { code: "BAD_REQUEST", message: "The request body must be JSON" } });
     const badField = await rest("POST", "/auth/register", { ...newAccount(), email: 42 });
     expect(badField.status).toBe(400);
     const body = await badField.text();

@@ -63,14 +63,38 @@ describe("resource limits", () => {
     expect(response.status).toBe(413);
   });
 
-  test("error: a tRPC batch of more than 10 calls is refused", async () => {
-    const paths = Array.from({ length: 11 }, () => "certificates.get").join(",");
-    const input = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [i, { tokenId: 1 }]));
-    const response = await api.app.request(
-      `http://localhost/trpc/${paths}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`,
+  test("error: a tRPC batch of more than 10 calls is refused, while 10 go through", async () => {
+    const batch = (size: number) => {
+      const paths = Array.from({ length: size }, () => "certificates.list").join(",");
+      const input = Object.fromEntries(Array.from({ length: size }, (_, i) => [i, {}]));
+      return api.app.request(
+        `http://localhost/trpc/${paths}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`,
+      );
+    };
+    expect((await batch(10)).status).toBe(200);
+    const tooMany = await batch(11);
+    expect(tooMany.status).toBe(400);
+    expect(await tooMany.text()).toContain("Batch call exceeds maximum size");
+  });
+
+  test("error: an internal failure reaches the client as a fixed sentence, never its cause", async () => {
+    // The chain node is unreachable: viem's error would name the node URL (often with an API key in it).
+    const { createApiDeps } = await import("../src/deps.ts");
+    const { createApp } = await import("../src/app.ts");
+    const broken = await createApiDeps(
+      { ...api.deps.config, ethNodeUrl: "http://127.0.0.1:1/secret-key" },
+      api.deps.db,
+      {
+        deployment: api.deployment,
+        storage: api.deps.storage,
+      },
     );
-    expect(response.status).toBeGreaterThanOrEqual(400);
-    expect(response.status).toBeLessThan(500);
+    const response = await createApp(broken).request("/trpc/certificates.verify?input=%7B%22tokenId%22%3A1%7D");
+    expect(response.status).toBe(500);
+    const body = await response.text();
+    expect(body).toContain("Internal server error");
+    expect(body).not.toContain("secret-key");
+    expect(body).not.toContain("127.0.0.1");
   });
 });
 

@@ -9,11 +9,20 @@ export const SESSION_COOKIE = "certchain_session";
 
 const COOKIE_OPTIONS: CookieOptions = { httpOnly: true, secure: true, sameSite: "Lax", path: "/" };
 
-export function readSessionToken(headers: Headers): string | undefined {
-  const authorization = headers.get("authorization");
-  if (authorization?.startsWith("Bearer ")) return authorization.slice("Bearer ".length).trim() || undefined;
+export type SessionCredentials = { token: string; via: "bearer" | "cookie" };
+
+/**
+ * The session token and how it came. A bearer token (scheme matched case-insensitively, RFC 9110) wins; any other
+ * `Authorization` scheme (e.g. Basic credentials a browser attaches by itself) does not count as one, so such a
+ * request is treated as cookie-borne, CSRF checks included. One function decides this for the context and the CSRF
+ * check alike.
+ */
+export function readSessionCredentials(headers: Headers): SessionCredentials | undefined {
+  const bearer = /^bearer\s+(\S+)\s*$/i.exec(headers.get("authorization") ?? "");
+  if (bearer?.[1]) return { token: bearer[1], via: "bearer" };
   const cookie = headers.get("cookie");
-  return cookie ? parse(cookie, SESSION_COOKIE)[SESSION_COOKIE] : undefined;
+  const token = cookie ? parse(cookie, SESSION_COOKIE)[SESSION_COOKIE] : undefined;
+  return token ? { token, via: "cookie" } : undefined;
 }
 
 /** `Set-Cookie` value carrying the token until `expiresAt`. */

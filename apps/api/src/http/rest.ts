@@ -7,20 +7,35 @@ import { type ApiDeps, createRequestContext } from "../context.ts";
 import { appRouter } from "../root.ts";
 import { createCallerFactory } from "../trpc.ts";
 import { clientIp } from "./client-ip.ts";
+import { loggableError } from "./log-error.ts";
 
 const createCaller = createCallerFactory(appRouter);
 type Caller = ReturnType<typeof createCaller>;
 
-/** Parse failures of the request itself, reported like input validation errors. */
-class RequestBodyError extends Error {}
+/** Problems with the request itself (not its fields), with the status to answer. */
+class RequestBodyError extends Error {
+  constructor(
+    message: string,
+    readonly status: 400 | 415,
+  ) {
+    super(message);
+  }
+}
 
+/**
+ * The JSON body. Other content types are refused: a cross-site HTML form can post `text/plain` that happens to
+ * parse as JSON without a CORS preflight, and must not be able to sign a victim into an attacker's account.
+ */
 async function jsonBody(c: HonoContext): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === "") return {};
+  if (!/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
+    throw new RequestBodyError("Request bodies must be sent as application/json", 415);
+  }
   try {
     return JSON.parse(text);
   } catch {
-    throw new RequestBodyError("The request body must be JSON");
+    throw new RequestBodyError("The request body must be JSON", 400);
   }
 }
 
@@ -85,12 +100,13 @@ const routes: RestRoute[] = [
 
 function errorResponse(c: HonoContext, error: unknown, deps: ApiDeps): Response {
   if (error instanceof RequestBodyError) {
-    return c.json({ error: { code: "BAD_REQUEST", message: error.message } }, 400);
+    const code = error.status === 415 ? "UNSUPPORTED_MEDIA_TYPE" : "BAD_REQUEST";
+    return c.json({ error: { code, message: error.message } }, error.status);
   }
   if (error instanceof TRPCError) {
     const status = getHTTPStatusCodeFromError(error) as ContentfulStatusCode;
     if (error.code === "INTERNAL_SERVER_ERROR") {
-      deps.logger.error({ err: error.cause ?? error, path: c.req.path }, "REST request failed");
+      deps.logger.error({ err: loggableError(error.cause ?? error), path: c.req.path }, "REST request failed");
       return c.json({ error: { code: error.code, message: "Internal server error" } }, 500);
     }
     const fieldErrors = error.cause instanceof ZodError ? z.flattenError(error.cause) : undefined;

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { SESSION_COOKIE } from "../auth/credentials.ts";
+import { readSessionCredentials } from "../auth/credentials.ts";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -9,16 +9,13 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  * allow-list. This covers every content type, including tRPC batches and multipart, which browsers may send
  * cross-site without a preflight. Bearer-token requests cannot be forged by another site and pass.
  */
-export function rejectCrossSiteCookieWrites(allowedOrigins: readonly string[] = []): MiddlewareHandler {
+export function rejectCrossSiteCookieWrites(): MiddlewareHandler {
   return async (c, next) => {
-    if (SAFE_METHODS.has(c.req.method) || c.req.header("authorization")) return next();
-    if (!c.req.header("cookie")?.includes(`${SESSION_COOKIE}=`)) return next();
+    if (SAFE_METHODS.has(c.req.method)) return next();
+    if (readSessionCredentials(c.req.raw.headers)?.via !== "cookie") return next();
     const fetchSite = c.req.header("sec-fetch-site");
     const origin = c.req.header("origin");
-    const ownOrigin = new URL(c.req.url).origin;
-    if (fetchSite === "same-origin" || (origin && (origin === ownOrigin || allowedOrigins.includes(origin)))) {
-      return next();
-    }
+    if (fetchSite === "same-origin" || origin === new URL(c.req.url).origin) return next();
     return c.json({ error: { code: "FORBIDDEN", message: "Cross-site request refused (origin not allowed)" } }, 403);
   };
 }
