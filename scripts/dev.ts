@@ -3,14 +3,15 @@
  * unless ETH_NODE_URL already answers, migrates the schema, deploys the contracts (or reuses the deployment), then
  * runs every app under `apps/` that has a `start` script, with prefixed logs. Ctrl-C stops everything.
  *
- * `npm run dev -- --fresh` forgets the local chain's saved state first.
+ * `npm run dev -- --fresh` starts over: a new chain and an empty database (rows, users and wallets all refer to the
+ * old chain, so keeping either half would leave them out of step).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, loadConfig, repoRoot, runMain, UserFacingError } from "@certchain/common";
 import { ensureDeployment } from "@certchain/contracts";
 import { anvilBinaryPath } from "@certchain/contracts/anvil";
-import { migrateDatabase } from "@certchain/db";
+import { createDb, migrateDatabase, parseDatabaseUrl } from "@certchain/db";
 import { createPrefixer, type ManagedProcess, startProcess, stopProcess } from "./lib/processes.ts";
 import { ensureServices } from "./lib/services.ts";
 
@@ -87,24 +88,44 @@ async function ensureChain(
   log(`anvil is running at ${config.ethNodeUrl} (chain ${config.chainId}, state in .certchain/)`);
 }
 
+/** Drops the configured database if it exists (for `--fresh`). */
+async function dropDatabase(databaseUrl: string): Promise<void> {
+  const { database } = parseDatabaseUrl(databaseUrl);
+  const handle = createDb(databaseUrl, { poolSize: 1 });
+  try {
+    await handle.pool.query(`DROP DATABASE IF EXISTS \`${database}\``);
+  } catch (error) {
+    // A database that does not exist yet is already as fresh as it gets.
+    if ((error as { code?: string }).code !== "ER_BAD_DB_ERROR") throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
 runMain("dev", async () => {
   const config = loadConfig();
-  if (process.argv.includes("--fresh")) rmSync(anvilStatePath(config.chainId), { force: true });
+  const fresh = process.argv.includes("--fresh");
 
   const apps = discoverApps();
   const prefix = createPrefixer(["dev", "anvil", ...apps.map((app) => app.name)]);
   const log = (message: string) => console.log(`${prefix("dev")}${message}`);
   const running: ManagedProcess[] = [];
+  let stopping = false;
   const start = (name: string, command: string, args: string[]) => {
     const managed = startProcess(name, prefix(name), command, args);
     running.push(managed);
+    // Ctrl-C may land while we were starting it: it must not outlive the stack.
+    if (stopping) void stopProcess(managed);
     return managed;
   };
+  /** Apps first (they may still be writing to the chain), then anvil, which saves its state as it exits. */
   const stopAll = async () => {
-    await Promise.all(running.reverse().map((managed) => stopProcess(managed)));
+    const [chain, apps] = [running.filter((m) => m.name === "anvil"), running.filter((m) => m.name !== "anvil")];
+    await Promise.all(apps.map((managed) => stopProcess(managed)));
+    await Promise.all(chain.map((managed) => stopProcess(managed)));
   };
-  let stopping = false;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  // Children run in their own process groups, so a closed terminal (SIGHUP) reaches only us: pass it on.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
@@ -115,6 +136,11 @@ runMain("dev", async () => {
 
   try {
     await ensureServices(config, log);
+    if (fresh) {
+      rmSync(anvilStatePath(config.chainId), { force: true });
+      await dropDatabase(config.databaseUrl);
+      log("--fresh: forgot the saved chain and dropped the database");
+    }
     await ensureChain(config, log, start);
     await migrateDatabase(config.databaseUrl);
     log("database schema is up to date");

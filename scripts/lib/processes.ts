@@ -49,19 +49,33 @@ export function startProcess(
   return { name, child, exited };
 }
 
-/** Sends SIGTERM to the process group, then SIGKILL after `graceMs` if it is still running. */
+const groupAlive = (pid: number) => {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Sends SIGTERM to the process group and waits until every process in it is gone, then SIGKILLs the group if any is
+ * still there after `graceMs`. Waiting on the group, not on the direct child: `npm run` exits as soon as it forwards
+ * the signal, while the app it started is still shutting down.
+ */
 export async function stopProcess(managed: ManagedProcess, graceMs = 10_000): Promise<void> {
-  const { child } = managed;
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const pid = managed.child.pid;
+  if (pid === undefined || !groupAlive(pid)) return;
   const signalGroup = (signal: NodeJS.Signals) => {
     try {
-      process.kill(-(child.pid as number), signal);
+      process.kill(-pid, signal);
     } catch {
       // already gone
     }
   };
   signalGroup("SIGTERM");
-  const timer = setTimeout(() => signalGroup("SIGKILL"), graceMs);
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (groupAlive(pid)) signalGroup("SIGKILL");
   await managed.exited;
-  clearTimeout(timer);
 }

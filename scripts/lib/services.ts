@@ -53,12 +53,17 @@ function endpointOf(url: string, defaultPort: number): Endpoint {
 }
 
 export function mysqlService(databaseUrl: string): LocalService {
+  const endpoint = endpointOf(databaseUrl, 3306);
   return {
     name: "MySQL (MariaDB)",
     variable: "DATABASE_URL",
-    endpoint: endpointOf(databaseUrl, 3306),
+    endpoint,
     binary: "/usr/sbin/mariadbd",
-    start: ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
+    start: [
+      "start-stop-daemon",
+      ...["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
+      ...["--", `--port=${endpoint.port}`],
+    ],
     install: "apt-get install mariadb-server",
     // The server speaks first: a handshake packet (protocol 10, then its version string), or an error packet
     // (0xff, e.g. "Too many connections"), which still proves MySQL is the one listening.
@@ -88,8 +93,8 @@ export function redisService(redisUrl: string): LocalService {
       "no",
     ],
     install: "apt-get install redis-server",
-    // An auth-protected Redis answers -NOAUTH: still Redis.
-    probe: async (ep) => /^(\+PONG|-NOAUTH)/.test((await exchange(ep, "PING\r\n")) ?? ""),
+    // An auth-protected, loading or busy Redis answers -NOAUTH, -LOADING or -BUSY: still Redis.
+    probe: async (ep) => /^(\+PONG|-NOAUTH|-LOADING|-BUSY)/.test((await exchange(ep, "PING\r\n")) ?? ""),
   };
 }
 

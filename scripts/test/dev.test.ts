@@ -127,14 +127,16 @@ describe("npm run dev", () => {
     expect(status).toBe(200);
   });
 
-  test("behavior: Ctrl-C stops anvil too", async () => {
+  test("behavior: Ctrl-C stops the apps and anvil", async () => {
     const exited = new Promise<number | null>((resolve) => dev.once("exit", resolve));
     dev.kill("SIGINT");
     expect(await exited).toBe(0);
-    const stillAnswering = await fetch(rpcUrl, { method: "POST", body: "{}" }).then(
-      () => true,
-      () => false,
-    );
-    expect(stillAnswering).toBe(false);
+    const answers = (url: string) =>
+      fetch(url, { method: "POST", body: "{}" }).then(
+        () => true,
+        () => false,
+      );
+    expect(await answers(rpcUrl)).toBe(false);
+    expect(await answers(`${apiUrl}/healthz`)).toBe(false);
   });
 });

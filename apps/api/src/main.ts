@@ -1,7 +1,7 @@
 /** `npm run api`: serves the API on API_PORT until SIGINT/SIGTERM, then drains connections and closes the pool. */
-import { createLogger, createShutdown, loadConfig, runMain } from "@certchain/common";
+import { createLogger, createShutdown, loadConfig, runMain, UserFacingError } from "@certchain/common";
 import { createDb, pingDatabase } from "@certchain/db";
-import { serve } from "@hono/node-server";
+import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { createApiDeps } from "./deps.ts";
 
@@ -14,14 +14,35 @@ runMain("api", async () => {
   await pingDatabase(database, config.databaseUrl);
 
   const app = createApp(await createApiDeps(config, database.db, { logger }));
-  const server = serve({ fetch: app.fetch, port: config.apiPort }, (info) => {
-    logger.info({ port: info.port }, "API listening");
-  });
-  shutdown.add(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-      }),
-  );
+  const server = await listen(app.fetch, config.apiPort);
+  logger.info({ port: config.apiPort }, "API listening");
+  shutdown.add(() => closeServer(server));
   shutdown.trapSignals((signal) => logger.info({ signal }, "Shutting down"));
 });
+
+/** How long in-flight requests (a large download, say) may take to finish once shutdown starts. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/** Starts listening; a port in use or not permitted is one line naming API_PORT, not a stack trace. */
+function listen(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port }, () => resolve(server));
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const why = error.code === "EADDRINUSE" ? "is already in use" : `cannot be used (${error.code ?? error.message})`;
+      reject(new UserFacingError(`port ${port} (API_PORT) ${why}`));
+    });
+  });
+}
+
+/** Stops accepting connections, lets in-flight requests finish, and cuts off whatever still runs after the timeout. */
+function closeServer(server: ServerType): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      if ("closeAllConnections" in server) server.closeAllConnections();
+    }, DRAIN_TIMEOUT_MS);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -33,16 +33,20 @@ describe("npm run admin:create", () => {
     expect(row?.passwordHash).toMatch(/^\$argon2id\$/);
   });
 
-  test("behavior: running it again changes nothing; an existing user is promoted", async () => {
+  test("behavior: running it again changes nothing; an existing user is promoted only with --promote", async () => {
     expect(
       adminCreate(["--username", "first_admin", "--email", "admin@example.org", "--password-stdin"]).stdout,
     ).toContain("is already an admin");
     await database.db
       .insert(users)
       .values({ username: "carol", email: "carol@example.org", passwordHash: "x", role: "user" });
-    expect(adminCreate(["--username", "carol", "--email", "carol@example.org", "--password-stdin"]).stdout).toContain(
-      "promoted carol",
-    );
+    const refused = adminCreate(["--username", "carol", "--email", "carol@example.org", "--password-stdin"]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("run again with --promote");
+    const [before] = await database.db.select().from(users).where(eq(users.username, "carol"));
+    expect(before?.role).toBe("user");
+    const promoted = adminCreate(["--username", "carol", "--email", "carol@example.org", "--promote"]);
+    expect(promoted.stdout).toContain("promoted carol");
     const [carol] = await database.db.select().from(users).where(eq(users.username, "carol"));
     expect(carol?.role).toBe("admin");
   });

@@ -89,6 +89,7 @@ describe("verification page", () => {
     const unknown = await api.app.request("/verify/424242");
     expect(unknown.status).toBe(404);
     expect(await unknown.text()).toContain("Unknown: no certificate has this number");
+    expect((await api.app.request("/verify/9999999999999999")).status).toBe(400);
     const malformed = await api.app.request("/verify/%3Cb%3E");
     expect(malformed.status).toBe(400);
     const html = await malformed.text();

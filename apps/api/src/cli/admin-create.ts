@@ -1,6 +1,7 @@
 /**
- * `npm run admin:create -- --username <name> --email <address> [--password-stdin]`: creates the first admin (or
- * promotes an existing account to admin). Without `--password-stdin` it prompts for the password twice.
+ * `npm run admin:create -- --username <name> --email <address> [--password-stdin] [--promote]`: creates the first
+ * admin; without `--password-stdin` it prompts for the password twice. An existing account is promoted only with
+ * `--promote`: registration is open, so someone could have registered the name an operator is about to use.
  */
 import { parseArgs } from "node:util";
 import { loadConfig, runMain, UserFacingError } from "@certchain/common";
@@ -32,6 +33,7 @@ runMain("admin:create", async () => {
       username: { type: "string" },
       email: { type: "string" },
       "password-stdin": { type: "boolean", default: false },
+      promote: { type: "boolean", default: false },
     },
   });
   const name = parseField(username, values.username, "--username");
@@ -53,6 +55,11 @@ runMain("admin:create", async () => {
       if (existing.role === "admin") {
         console.log(`admin:create: ${existing.username} is already an admin (id ${existing.id})`);
         return;
+      }
+      if (!values.promote) {
+        throw new UserFacingError(
+          `${existing.username} already exists as ${existing.role}; if that account is yours, run again with --promote`,
+        );
       }
       await database.db.update(users).set({ role: "admin" }).where(eq(users.id, existing.id));
       console.log(`admin:create: promoted ${existing.username} (id ${existing.id}) from ${existing.role} to admin`);

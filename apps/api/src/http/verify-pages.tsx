@@ -1,4 +1,4 @@
-import { readCertificateMetadata } from "@certchain/storage";
+import { canonicalCid, documentCidOf, readCertificateMetadata } from "@certchain/storage";
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { ApiDeps } from "../context.ts";
@@ -7,12 +7,13 @@ import { VerificationPage, VerifyFormPage } from "../pages/verify-page.tsx";
 import { verifyByTokenId } from "../routers/verify.ts";
 
 const TOKEN_ID = /^[1-9][0-9]{0,15}$/;
+/** A token id we can look up: digits only, and exact as a JS number (no rounding of huge ids into other ones). */
+const isTokenId = (text: string) => TOKEN_ID.test(text) && Number.isSafeInteger(Number(text));
 
 /** The document behind a certificate's metadata, when we hold the metadata; verification never depends on it. */
 async function documentCidFor(deps: ApiDeps, metadataCid: string): Promise<string | undefined> {
   try {
-    const metadata = await readCertificateMetadata(deps.storage, metadataCid);
-    return metadata.document.slice("ipfs://".length);
+    return canonicalCid(documentCidOf(await readCertificateMetadata(deps.storage, metadataCid)));
   } catch {
     return undefined;
   }
@@ -38,7 +39,7 @@ export function createVerifyPages(deps: ApiDeps): Hono {
     .get("/", (c) => {
       const tokenId = c.req.query("tokenId")?.trim();
       if (tokenId === undefined || tokenId === "") return c.html(<VerifyFormPage />);
-      if (!TOKEN_ID.test(tokenId)) {
+      if (!isTokenId(tokenId)) {
         return c.html(
           <VerifyFormPage tokenId={tokenId} error="A certificate number is a whole number from 1 up." />,
           400,
@@ -48,7 +49,7 @@ export function createVerifyPages(deps: ApiDeps): Hono {
     })
     .get("/:tokenId", async (c) => {
       const tokenId = c.req.param("tokenId");
-      if (!TOKEN_ID.test(tokenId)) {
+      if (!isTokenId(tokenId)) {
         return c.html(
           <VerifyFormPage tokenId={tokenId} error="A certificate number is a whole number from 1 up." />,
           400,
