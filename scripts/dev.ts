@@ -148,6 +148,7 @@ runMain("dev", async () => {
       rpcUrl: config.ethNodeUrl,
       chainId: config.chainId,
       operatorPrivateKey: config.operatorPrivateKey,
+      deploymentsDir: config.deploymentsDir,
     });
     for (const [name, { address, blockNumber }] of Object.entries(deployment.contracts)) {
       log(`${reused ? "reused" : "deployed"} ${name} at ${address} (block ${blockNumber})`);

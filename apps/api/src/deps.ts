@@ -1,5 +1,4 @@
-import { join } from "node:path";
-import { type Config, createLogger, type Logger, repoRoot } from "@certchain/common";
+import { type Config, createLogger, type Logger } from "@certchain/common";
 import { type Deployment, readDeployment } from "@certchain/contracts";
 import type { Db } from "@certchain/db";
 import { type ContentStore, createContentStore } from "@certchain/storage";
@@ -9,22 +8,28 @@ import type { ApiDeps } from "./context.ts";
 
 export type ApiDepsOptions = {
   logger?: Logger;
-  /** The contracts to talk to; by default `deployments/<CHAIN_ID>.json`. */
+  /** The contracts to talk to; by default `<CHAIN_ID>.json` from DEPLOYMENTS_DIR. */
   deployment?: Deployment;
-  /** Documents and metadata by CID; by default a store under `.certchain/storage`. */
+  /** Documents and metadata by CID; by default the store configured by STORAGE_DIR and IPFS_API_URL. */
   storage?: ContentStore;
 };
 
 /** Builds the API's dependencies from its configuration and an open database (shared by `main.ts` and tests). */
 export async function createApiDeps(config: Config, db: Db, options: ApiDepsOptions = {}): Promise<ApiDeps> {
   const client = createPublicClient({ transport: http(config.ethNodeUrl, { retryCount: 1, timeout: 5_000 }) });
-  const deployment = options.deployment ?? readDeployment(config.chainId);
+  const deployment = options.deployment ?? readDeployment(config.chainId, config.deploymentsDir);
   return {
     config,
     db,
     logger: options.logger ?? createLogger(config, "api"),
     head: createHeadReader(client),
     chain: { client, contracts: deployment.contracts },
-    storage: options.storage ?? (await createContentStore({ directory: join(repoRoot, ".certchain", "storage") })),
+    storage:
+      options.storage ??
+      (await createContentStore({
+        directory: config.storageDir,
+        ipfsApiUrl: config.ipfsApiUrl,
+        ipfsTimeoutMs: config.ipfsApiTimeoutMs,
+      })),
   };
 }

@@ -35,6 +35,12 @@ const url = (protocols: readonly string[]) =>
     { error: `must be a ${protocols.map((p) => `${p}//`).join(" or ")} URL` },
   );
 
+const positiveInt = (unit: string) =>
+  z.coerce
+    .number({ error: `must be a number of ${unit}` })
+    .int(`must be a whole number of ${unit}`)
+    .min(1, `must be at least 1`);
+
 const emptyAsUndefined = (value: unknown) => (value === "" ? undefined : value);
 
 const envSchema = z
@@ -63,12 +69,49 @@ const envSchema = z
       emptyAsUndefined,
       z.string().regex(hex32, "must be a 32-byte private key as 0x + 64 hex characters").optional(),
     ),
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(:[A-Za-z0-9_-]+)*$/, "must be letters, digits, '_', '-' and ':' separators")
+      .default("certchain"),
+    DEPLOYMENTS_DIR: z.preprocess(emptyAsUndefined, z.string().optional()),
+    RELAYER_CONCURRENCY: positiveInt("jobs").max(1000, "must be at most 1000 jobs").default(50),
+    RELAYER_POLL_MS: positiveInt("milliseconds").default(1000),
+    RELAYER_REPLACE_AFTER_MS: positiveInt("milliseconds").default(60_000),
+    RELAYER_MAX_FEE_PER_GAS_WEI: z.coerce
+      .bigint({ error: "must be an amount in wei" })
+      .positive("must be a positive amount in wei")
+      .default(500_000_000_000n),
+    RELAYER_JOB_LOCK_MS: positiveInt("milliseconds").min(1000, "must be at least 1000 milliseconds").default(30_000),
+    STORAGE_DIR: z.preprocess(emptyAsUndefined, z.string().optional()),
+    IPFS_API_URL: z.preprocess(emptyAsUndefined, url(["http:", "https:"]).optional()),
+    IPFS_API_TIMEOUT_MS: positiveInt("milliseconds").default(30_000),
+    UPLOAD_MAX_BYTES: positiveInt("bytes")
+      .max(1024 ** 3, "must be at most 1 GiB")
+      .default(10 * 1024 * 1024),
+    UPLOAD_ALLOWED_TYPES: z
+      .string()
+      .regex(
+        /^[a-z0-9.+-]+\/[a-z0-9.+-]+(,[a-z0-9.+-]+\/[a-z0-9.+-]+)*$/,
+        "must be a comma-separated list of media types",
+      )
+      .default("application/pdf,image/png,image/jpeg,application/json"),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== "production") return;
-    if (!env.MASTER_KEY) ctx.addIssue({ code: "custom", path: ["MASTER_KEY"], message: "is required in production" });
-    if (!env.OPERATOR_PRIVATE_KEY)
-      ctx.addIssue({ code: "custom", path: ["OPERATOR_PRIVATE_KEY"], message: "is required in production" });
+    const requireSecret = (name: "MASTER_KEY" | "OPERATOR_PRIVATE_KEY", publicValue: string) => {
+      const value = env[name];
+      if (!value) ctx.addIssue({ code: "custom", path: [name], message: "is required in production" });
+      // The development defaults are public knowledge; set explicitly they are no safer than unset.
+      else if (withPrefix(value).toLowerCase() === publicValue) {
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: "must not be the public development value in production",
+        });
+      }
+    };
+    requireSecret("MASTER_KEY", withPrefix(DEVELOPMENT_MASTER_KEY));
+    requireSecret("OPERATOR_PRIVATE_KEY", ANVIL_ACCOUNT_0_PRIVATE_KEY);
   });
 
 type Hex = `0x${string}`;
@@ -91,6 +134,29 @@ export type Config = {
   /** True when `masterKey` is the development placeholder, so callers can warn. */
   masterKeyIsDevelopmentDefault: boolean;
   operatorPrivateKey: Hex;
+  /** Namespace of every Redis key and channel (BullMQ queues, pub/sub), so several stacks can share one Redis. */
+  redisPrefix: string;
+  /** Where `<chainId>.json` deployments are read; `packages/contracts/deployments` when unset. */
+  deploymentsDir: string | undefined;
+  /** Relayer: jobs one process works on at once. */
+  relayerConcurrency: number;
+  /** Relayer: how often an in-flight request is checked for its receipt and confirmations. */
+  relayerPollMs: number;
+  /** Relayer: a broadcast not mined after this long is replaced with the same nonce and ≥ 10 % higher fees. */
+  relayerReplaceAfterMs: number;
+  /** Relayer: fee bumps never raise `maxFeePerGas` above this (wei). */
+  relayerMaxFeePerGasWei: bigint;
+  /** Relayer: BullMQ job lock; a killed process's jobs are picked up again after about this long. */
+  relayerJobLockMs: number;
+  /** Content store directory (blocks and content records); `.certchain/storage` in the repository when unset. */
+  storageDir: string;
+  /** Optional Kubo RPC API that pins every stored CID and serves blocks missing locally. */
+  ipfsApiUrl: string | undefined;
+  ipfsApiTimeoutMs: number;
+  /** Largest document upload accepted, in bytes. */
+  uploadMaxBytes: number;
+  /** Media types accepted for documents, checked against the bytes, not the declared type. */
+  uploadAllowedTypes: string[];
 };
 
 /** A configuration problem, phrased as one line that names the variable. */
@@ -126,6 +192,18 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
     masterKey: withPrefix(env.MASTER_KEY ?? DEVELOPMENT_MASTER_KEY),
     masterKeyIsDevelopmentDefault: env.MASTER_KEY === undefined,
     operatorPrivateKey: withPrefix(env.OPERATOR_PRIVATE_KEY ?? ANVIL_ACCOUNT_0_PRIVATE_KEY),
+    redisPrefix: env.REDIS_PREFIX,
+    deploymentsDir: env.DEPLOYMENTS_DIR,
+    relayerConcurrency: env.RELAYER_CONCURRENCY,
+    relayerPollMs: env.RELAYER_POLL_MS,
+    relayerReplaceAfterMs: env.RELAYER_REPLACE_AFTER_MS,
+    relayerMaxFeePerGasWei: env.RELAYER_MAX_FEE_PER_GAS_WEI,
+    relayerJobLockMs: env.RELAYER_JOB_LOCK_MS,
+    storageDir: env.STORAGE_DIR ?? join(repoRoot, ".certchain", "storage"),
+    ipfsApiUrl: env.IPFS_API_URL,
+    ipfsApiTimeoutMs: env.IPFS_API_TIMEOUT_MS,
+    uploadMaxBytes: env.UPLOAD_MAX_BYTES,
+    uploadAllowedTypes: env.UPLOAD_ALLOWED_TYPES.split(","),
   };
 }
 

@@ -17,6 +17,34 @@ describe("loadConfig", () => {
       finalityDepth: 12,
       operatorPrivateKey: ANVIL_ACCOUNT_0_PRIVATE_KEY,
       masterKeyIsDevelopmentDefault: true,
+      redisPrefix: "certchain",
+      deploymentsDir: undefined,
+      relayerConcurrency: 50,
+      relayerPollMs: 1000,
+      relayerReplaceAfterMs: 60_000,
+      relayerMaxFeePerGasWei: 500_000_000_000n,
+      relayerJobLockMs: 30_000,
+    });
+  });
+
+  test("behavior: relayer settings are read and coerced", () => {
+    const config = loadConfig({
+      REDIS_PREFIX: "test:42:ab",
+      DEPLOYMENTS_DIR: "/tmp/deployments",
+      RELAYER_CONCURRENCY: "8",
+      RELAYER_POLL_MS: "200",
+      RELAYER_REPLACE_AFTER_MS: "1500",
+      RELAYER_MAX_FEE_PER_GAS_WEI: "1000000000000",
+      RELAYER_JOB_LOCK_MS: "2000",
+    });
+    expect(config).toMatchObject({
+      redisPrefix: "test:42:ab",
+      deploymentsDir: "/tmp/deployments",
+      relayerConcurrency: 8,
+      relayerPollMs: 200,
+      relayerReplaceAfterMs: 1500,
+      relayerMaxFeePerGasWei: 1_000_000_000_000n,
+      relayerJobLockMs: 2000,
     });
   });
 
@@ -50,6 +78,11 @@ describe("loadConfig", () => {
     ["CHAIN_ID", "-1", "CHAIN_ID"],
     ["NODE_ENV", "staging", "NODE_ENV"],
     ["OPERATOR_PRIVATE_KEY", "0x1234", "OPERATOR_PRIVATE_KEY must be a 32-byte private key"],
+    ["REDIS_PREFIX", "a b", "REDIS_PREFIX must be letters, digits"],
+    ["RELAYER_CONCURRENCY", "0", "RELAYER_CONCURRENCY must be at least 1"],
+    ["RELAYER_POLL_MS", "soon", "RELAYER_POLL_MS must be a number of milliseconds"],
+    ["RELAYER_MAX_FEE_PER_GAS_WEI", "-5", "RELAYER_MAX_FEE_PER_GAS_WEI must be a positive amount in wei"],
+    ["RELAYER_JOB_LOCK_MS", "10", "RELAYER_JOB_LOCK_MS must be at least 1000 milliseconds"],
   ])("error: %s=%s names the variable in one line", (name, value, expected) => {
     const attempt = () => loadConfig({ [name]: value });
     expect(attempt).toThrow(ConfigError);
@@ -65,10 +98,40 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ DATABASE_URL: "x", API_PORT: "y" })).toThrow(/DATABASE_URL .*; API_PORT /);
   });
 
-  test("error: production refuses the development keys", () => {
+  test("error: production requires its own keys", () => {
     expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(
       "Invalid configuration: MASTER_KEY is required in production; OPERATOR_PRIVATE_KEY is required in production",
     );
+  });
+
+  test("error: production refuses the public development keys even when set explicitly", () => {
+    const attempt = () =>
+      loadConfig({
+        NODE_ENV: "production",
+        MASTER_KEY: "0".repeat(64),
+        OPERATOR_PRIVATE_KEY: ANVIL_ACCOUNT_0_PRIVATE_KEY.toUpperCase().replace("0X", "0x"),
+      });
+    expect(attempt).toThrow("MASTER_KEY must not be the public development value in production");
+    expect(attempt).toThrow("OPERATOR_PRIVATE_KEY must not be the public development value in production");
+    expect(() =>
+      loadConfig({ NODE_ENV: "production", MASTER_KEY: "ab".repeat(32), OPERATOR_PRIVATE_KEY: `0x${"cd".repeat(32)}` }),
+    ).not.toThrow();
+  });
+
+  test("default: uploads up to 10 MiB of PDF, PNG, JPEG or JSON, stored under .certchain/storage", () => {
+    const config = loadConfig({});
+    expect(config.uploadMaxBytes).toBe(10 * 1024 * 1024);
+    expect(config.uploadAllowedTypes).toEqual(["application/pdf", "image/png", "image/jpeg", "application/json"]);
+    expect(config.storageDir).toMatch(/\.certchain\/storage$/);
+    expect(config.ipfsApiUrl).toBeUndefined();
+  });
+
+  test("error: a malformed type list or upload limit names the variable", () => {
+    expect(() => loadConfig({ UPLOAD_ALLOWED_TYPES: "pdf, png" })).toThrow(
+      "UPLOAD_ALLOWED_TYPES must be a comma-separated list",
+    );
+    expect(() => loadConfig({ UPLOAD_MAX_BYTES: "0" })).toThrow("UPLOAD_MAX_BYTES must be at least 1");
+    expect(() => loadConfig({ IPFS_API_URL: "ipfs://node" })).toThrow("IPFS_API_URL must be a http:// or https:// URL");
   });
 
   test("error: a secret's value is never echoed back", () => {

@@ -12,6 +12,7 @@ runMain("contracts:deploy", async () => {
     rpcUrl: config.ethNodeUrl,
     chainId: config.chainId,
     operatorPrivateKey: config.operatorPrivateKey,
+    deploymentsDir: config.deploymentsDir,
     logger: createLogger(config, "contracts:deploy"),
   });
   console.log(

@@ -1,0 +1,21 @@
+/**
+ * The relayer's two kinds of failure. Retry logic switches on the class, never on message text:
+ * - `RetryableError`: the request may still succeed (node unreachable, nonce not yet usable); the job is retried.
+ * - `FatalError`: the request can never succeed as asked (it would revert, the wallet is unknown, no funds in
+ *   production); it ends `failed` with `code` as its machine-readable reason.
+ */
+export class RetryableError extends Error {
+  override name = "RetryableError";
+}
+
+export class FatalError extends Error {
+  override name = "FatalError";
+  constructor(
+    /** `tx_requests.error_code`: a decoded custom error (`NotIssuer`), `reverted`, `insufficient_funds`, … */
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,222 @@
+import { txRequestHashes, txRequests, walletNonces } from "@certchain/db";
+import { eq, like, sql } from "drizzle-orm";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { createNonceReservations } from "../src/nonces.ts";
+import type { Relayer } from "../src/relayer.ts";
+import { OPERATOR, type Stack, startStack } from "./fixtures.ts";
+
+let stack: Stack;
+let relayer: Relayer | undefined;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterEach(async () => {
+  await relayer?.close();
+  relayer = undefined;
+  await stack.rpc("evm_setAutomine", [true]);
+});
+afterAll(() => stack?.close());
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const hashOf = (variant: { txHash: `0x${string}` } | undefined) => {
+  if (!variant) throw new Error("no variant persisted");
+  return variant.txHash;
+};
+const variantsOf = (requestId: string) =>
+  stack.database.db.select().from(txRequestHashes).where(eq(txRequestHashes.txRequestId, requestId));
+const statusOf = async (requestId: string) =>
+  (await stack.database.db.query.txRequests.findFirst({ where: (t, { eq }) => eq(t.id, requestId) }))?.status;
+
+describe("stuck, dropped and reorged transactions", () => {
+  test("behavior: a stuck transaction is replaced with the same nonce and ≥ 10 % higher fees, and lands once", async () => {
+    const recipient = "0x00000000000000000000000000000000000000b1";
+    relayer = await stack.startRelayer({ relayerReplaceAfterMs: 400, finalityDepth: 2 });
+    await stack.rpc("evm_setAutomine", [false]);
+    const id = await stack.submit({
+      idempotencyKey: "stuck",
+      kind: "eth_transfer",
+      payload: { to: recipient, amount: "42" },
+    });
+    const variants = await waitFor("two fee bumps", async () => {
+      const rows = await variantsOf(id);
+      return rows.length >= 3 && rows;
+    });
+    const [original, bump] = [...variants].sort((a, b) => a.id - b.id);
+    expect(original?.purpose).toBe("original");
+    expect(bump?.purpose).toBe("speed_up");
+    expect(bump?.nonce).toBe(original?.nonce);
+    const fee = (value: bigint | null | undefined) => value ?? 0n;
+    expect(fee(bump?.maxFeePerGas) * 10n).toBeGreaterThanOrEqual(fee(original?.maxFeePerGas) * 11n);
+    expect(fee(bump?.maxPriorityFeePerGas) * 10n).toBeGreaterThanOrEqual(fee(original?.maxPriorityFeePerGas) * 11n);
+
+    await stack.rpc("anvil_mine", ["0x2"]);
+    const [row] = await stack.waitForFinal([id]);
+    expect(row?.status).toBe("confirmed");
+    const final = await variantsOf(id);
+    expect(final.filter((variant) => variant.status === "mined")).toHaveLength(1);
+    expect(row?.txHash).toBe(final.find((variant) => variant.status === "mined")?.txHash);
+    expect(await stack.client.getBalance({ address: recipient })).toBe(42n);
+    const replacements = (await relayer.metrics.replacements.get()).values[0]?.value ?? 0;
+    expect(replacements).toBeGreaterThanOrEqual(2);
+  });
+
+  test("behavior: a transaction dropped from the mempool is rebroadcast and lands once", async () => {
+    const recipient = "0x00000000000000000000000000000000000000b2";
+    relayer = await stack.startRelayer({ finalityDepth: 2 });
+    await stack.rpc("evm_setAutomine", [false]);
+    const id = await stack.submit({
+      idempotencyKey: "dropped",
+      kind: "eth_transfer",
+      payload: { to: recipient, amount: "43" },
+    });
+    await waitFor("sent", async () => (await statusOf(id)) === "sent");
+    const [variant] = await variantsOf(id);
+    await stack.rpc("anvil_dropTransaction", [variant?.txHash]);
+    await waitFor(
+      "the rebroadcast",
+      async () => (await stack.client.getTransaction({ hash: hashOf(variant) }).catch(() => undefined)) !== undefined,
+    );
+    await stack.rpc("anvil_mine", ["0x2"]);
+    const [row] = await stack.waitForFinal([id]);
+    expect(row).toMatchObject({ status: "confirmed", txHash: variant?.txHash });
+    expect(await variantsOf(id)).toHaveLength(1);
+    expect(await stack.client.getBalance({ address: recipient })).toBe(43n);
+  });
+
+  test("behavior: a mined transaction that a reorg drops goes back to sent, is mined again and confirmed once", async () => {
+    const recipient = "0x00000000000000000000000000000000000000b3";
+    relayer = await stack.startRelayer({ finalityDepth: 3 });
+    await stack.rpc("evm_setAutomine", [false]);
+    const id = await stack.submit({
+      idempotencyKey: "reorged",
+      kind: "eth_transfer",
+      payload: { to: recipient, amount: "44" },
+    });
+    await waitFor("sent", async () => (await statusOf(id)) === "sent");
+    await stack.rpc("anvil_mine", ["0x1"]);
+    await waitFor("mined", async () => (await statusOf(id)) === "mined");
+    const minedIn = (await stack.database.db.query.txRequests.findFirst({ where: (t, { eq }) => eq(t.id, id) }))
+      ?.blockHash;
+
+    await stack.rpc("anvil_reorg", [1, []]);
+    expect(await stack.client.getBalance({ address: recipient })).toBe(0n);
+    await waitFor("back to sent", async () => (await statusOf(id)) === "sent");
+    await waitFor("the rebroadcast", async () => {
+      const [variant] = await variantsOf(id);
+      const known = await stack.client.getTransaction({ hash: hashOf(variant) }).catch(() => undefined);
+      return known !== undefined;
+    });
+    await stack.rpc("anvil_mine", ["0x3"]);
+    const [row] = await stack.waitForFinal([id]);
+    expect(row?.status).toBe("confirmed");
+    expect(row?.blockHash).not.toBe(minedIn);
+    expect(await stack.client.getBalance({ address: recipient })).toBe(44n);
+  });
+});
+
+describe("nonce self-repair and funds", () => {
+  test("behavior: on start, a nonce gap left by a lost reservation is filled with no-op self-transfers", async () => {
+    relayer = await stack.startRelayer();
+    await stack.waitForFinal([
+      await stack.submit({
+        idempotencyKey: "before-gap",
+        kind: "eth_transfer",
+        payload: { to: "0x00000000000000000000000000000000000000c1", amount: "1" },
+      }),
+    ]);
+    await relayer.close();
+    await stack.database.db
+      .update(walletNonces)
+      .set({ nextNonce: sql`${walletNonces.nextNonce} + 3` })
+      .where(eq(walletNonces.address, OPERATOR));
+
+    relayer = await stack.startRelayer();
+    const id = await stack.submit({
+      idempotencyKey: "after-gap",
+      kind: "eth_transfer",
+      payload: { to: "0x00000000000000000000000000000000000000c2", amount: "2" },
+    });
+    const [row] = await stack.waitForFinal([id]);
+    expect(row?.status).toBe("confirmed");
+    const fillers = await stack.database.db.select().from(txRequests).where(eq(txRequests.kind, "noop"));
+    expect(fillers.map((filler) => filler.status)).toEqual(["confirmed", "confirmed", "confirmed"]);
+    expect(fillers.map((filler) => filler.nonce)).toEqual([1, 2, 3].map((offset) => (row?.nonce ?? 0) - 4 + offset));
+    const latest = await stack.client.getTransactionCount({ address: OPERATOR, blockTag: "latest" });
+    expect(await stack.client.getTransactionCount({ address: OPERATOR, blockTag: "pending" })).toBe(latest);
+    expect(latest).toBe((row?.nonce ?? 0) + 1);
+  });
+
+  test("behavior: a nonce taken by a transaction sent outside the relayer is given up for a fresh one", async () => {
+    const recipient = "0x00000000000000000000000000000000000000c3";
+    relayer = await stack.startRelayer();
+    await stack.waitForFinal([
+      await stack.submit({ idempotencyKey: "sync", kind: "eth_transfer", payload: { to: recipient, amount: "1" } }),
+    ]);
+    await stack.mintTokens(OPERATOR, 1n); // the operator's next nonce, used behind the relayer's back
+    const id = await stack.submit({
+      idempotencyKey: "after-foreign",
+      kind: "eth_transfer",
+      payload: { to: recipient, amount: "10" },
+    });
+    const [row] = await stack.waitForFinal([id]);
+    expect(row?.status).toBe("confirmed");
+    expect((await variantsOf(id)).map((variant) => variant.status).sort()).toEqual(["dropped", "mined"]);
+    expect(await stack.client.getBalance({ address: recipient })).toBe(11n);
+  });
+
+  test("error: in production, a custodial wallet without ETH fails with insufficient_funds and is not funded", async () => {
+    relayer = await stack.startRelayer({ nodeEnv: "production" });
+    const poor = await stack.createCustodialUser("poor");
+    const id = await stack.submit({
+      userId: poor.userId,
+      from: poor.address,
+      idempotencyKey: "poor",
+      kind: "eth_transfer",
+      payload: { to: OPERATOR, amount: "1" },
+    });
+    const [row] = await stack.waitForFinal([id]);
+    expect(row).toMatchObject({ status: "failed", errorCode: "insufficient_funds", nonce: null });
+    const funding = await stack.database.db
+      .select()
+      .from(txRequests)
+      .where(like(txRequests.idempotencyKey, `dev-funding:${poor.address}%`));
+    expect(funding).toEqual([]);
+  });
+
+  test("behavior: a request that fails its simulation after its nonce was reserved cancels the nonce with a no-op", async () => {
+    const farFuture = String(Math.floor(Date.now() / 1000) + 86_400);
+    const doomed = await stack.submit({
+      idempotencyKey: "doomed",
+      kind: "revoke",
+      payload: { tokenId: "4242", reason: "x" },
+    });
+    const fine = await stack.submit({
+      idempotencyKey: "fine",
+      kind: "issue",
+      payload: { to: OPERATOR, cid: "bafy-fine", expiresAt: farFuture },
+    });
+    // What a racing worker does: reserving for `fine` first reserves for the earlier `doomed`, in submission order.
+    const nonces = createNonceReservations(stack.database.db);
+    const count = (blockTag: "latest" | "pending") => stack.client.getTransactionCount({ address: OPERATOR, blockTag });
+    await nonces.repair(OPERATOR, { latest: await count("latest"), pending: await count("pending") });
+    const fineNonce = await nonces.reserve(fine, OPERATOR);
+
+    relayer = await stack.startRelayer();
+    const [doomedRow, fineRow] = await stack.waitForFinal([doomed, fine]);
+    expect(doomedRow).toMatchObject({ status: "failed", errorCode: "UnknownCertificate", nonce: fineNonce - 1 });
+    expect((await variantsOf(doomed)).map((variant) => [variant.purpose, variant.status])).toEqual([
+      ["cancel", "mined"],
+    ]);
+    expect(fineRow).toMatchObject({ status: "confirmed", nonce: fineNonce });
+    expect(await count("latest")).toBe(fineNonce + 1);
+  });
+});

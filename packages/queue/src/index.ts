@@ -1,0 +1,26 @@
+export { TX_REQUEST_JOB_OPTIONS, TX_REQUESTS_QUEUE, type TxRequestJobData, txStatusChannel } from "./names.ts";
+export {
+  type ParsedTxRequest,
+  parseTxRequestPayload,
+  type TxRequestInput,
+  type TxRequestPayloads,
+  txRequestPayloads,
+} from "./payloads.ts";
+export {
+  createTxRequestProducer,
+  FINAL_TX_REQUEST_STATUSES,
+  LIVE_TX_REQUEST_STATUSES,
+  type SubmitTxRequest,
+  type SubmittedTxRequest,
+  type TxRequestProducer,
+} from "./producer.ts";
+export { assertNoEviction, createRedis } from "./redis.ts";
+export type { TxStatusEvent } from "./status.ts";
+export {
+  decryptWalletKey,
+  type EncryptedWalletKey,
+  encryptWalletKey,
+  generateCustodialWallet,
+  type MasterKeys,
+  WalletKeyError,
+} from "./wallet-keys.ts";
