@@ -1,6 +1,7 @@
 import type { Config, Logger } from "@certchain/common";
 import type { Deployment } from "@certchain/contracts";
 import type { Db } from "@certchain/db";
+import type { TxRequestProducer } from "@certchain/queue";
 import type { ContentStore } from "@certchain/storage";
 import type { PublicClient } from "viem";
 import { expiredSessionCookie, readSessionCredentials, sessionCookie } from "./auth/credentials.ts";
@@ -18,6 +19,8 @@ export type ApiDeps = {
   chain: { client: PublicClient; contracts: Deployment["contracts"] };
   /** Certificate documents and metadata, addressed by IPFS CID. */
   storage: ContentStore;
+  /** Records outgoing transactions and queues them for the relayer; the API never signs anything itself. */
+  producer: TxRequestProducer;
 };
 
 export type RequestMeta = {

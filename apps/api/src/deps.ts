@@ -1,12 +1,16 @@
 import { type Config, createLogger, type Logger } from "@certchain/common";
 import { type Deployment, readDeployment } from "@certchain/contracts";
 import type { Db } from "@certchain/db";
+import { createRedis, createTxRequestProducer, TX_REQUESTS_QUEUE, type TxRequestJobData } from "@certchain/queue";
 import { type ContentStore, createContentStore } from "@certchain/storage";
+import { Queue } from "bullmq";
 import { createPublicClient, http } from "viem";
 import { createHeadReader } from "./chain/head.ts";
 import type { ApiDeps } from "./context.ts";
 
 export type ApiDepsOptions = {
+  /** Registers cleanups (the queue's Redis connection); tests pass their own. */
+  onClose?: (close: () => Promise<void>) => void;
   logger?: Logger;
   /** The contracts to talk to; by default `<CHAIN_ID>.json` from DEPLOYMENTS_DIR. */
   deployment?: Deployment;
@@ -18,12 +22,19 @@ export type ApiDepsOptions = {
 export async function createApiDeps(config: Config, db: Db, options: ApiDepsOptions = {}): Promise<ApiDeps> {
   const client = createPublicClient({ transport: http(config.ethNodeUrl, { retryCount: 1, timeout: 5_000 }) });
   const deployment = options.deployment ?? readDeployment(config.chainId, config.deploymentsDir);
+  const redis = createRedis(config.redisUrl);
+  const queue = new Queue<TxRequestJobData>(TX_REQUESTS_QUEUE, { connection: redis, prefix: config.redisPrefix });
+  options.onClose?.(async () => {
+    await queue.close();
+    redis.disconnect();
+  });
   return {
     config,
     db,
     logger: options.logger ?? createLogger(config, "api"),
     head: createHeadReader(client),
     chain: { client, contracts: deployment.contracts },
+    producer: createTxRequestProducer({ db, queue }),
     storage:
       options.storage ??
       (await createContentStore({

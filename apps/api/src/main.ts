@@ -13,7 +13,7 @@ runMain("api", async () => {
   shutdown.add(() => database.close());
   await pingDatabase(database, config.databaseUrl);
 
-  const app = createApp(await createApiDeps(config, database.db, { logger }));
+  const app = createApp(await createApiDeps(config, database.db, { logger, onClose: (close) => shutdown.add(close) }));
   const server = await listen(app.fetch, config.apiPort);
   logger.info({ port: config.apiPort }, "API listening");
   shutdown.add(() => closeServer(server));

@@ -1,5 +1,7 @@
-import { sessions, users } from "@certchain/db";
+import { sessions, users, wallets } from "@certchain/db";
+import { decryptWalletKey } from "@certchain/queue";
 import { eq, sql } from "drizzle-orm";
+import { privateKeyToAddress } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SESSION_COOKIE } from "../src/auth/credentials.ts";
 import { sessionIdOf } from "../src/auth/session-token.ts";
@@ -56,6 +58,22 @@ describe("auth.register", () => {
       .from(sessions)
       .where(eq(sessions.userId, row?.id ?? -1));
     expect(stored.map((s) => s.id)).toEqual([sessionIdOf(token)]);
+  });
+
+  test("behavior: registration creates a custodial wallet whose key is stored only encrypted", async () => {
+    const { account, result } = await register();
+    const profile = result.body.result.data.user;
+    expect(profile.walletAddress).toMatch(/^0x[0-9a-f]{40}$/);
+    const [wallet] = await api.deps.db.select().from(wallets).where(eq(wallets.address, profile.walletAddress));
+    expect(wallet?.keyVersion).toBe(1);
+    const key = decryptWalletKey(
+      { ...(wallet as NonNullable<typeof wallet>) },
+      new Map([[1, api.deps.config.masterKey]]),
+    );
+    expect(privateKeyToAddress(key).toLowerCase()).toBe(profile.walletAddress);
+    // The plaintext key appears nowhere in the row.
+    expect(wallet?.encryptedPrivateKey.toString("hex")).not.toContain(key.slice(2));
+    expect(account.username).toBe(profile.username);
   });
 
   test("error: a taken username or email is a CONFLICT that does not say which", async () => {

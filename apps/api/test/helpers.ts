@@ -6,6 +6,7 @@ import { type Deployment, deployContracts } from "@certchain/contracts";
 import { type Anvil, startAnvil } from "@certchain/contracts/anvil";
 import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
 import { createContentStore } from "@certchain/storage";
+import { Redis } from "ioredis";
 import { createApp } from "../src/app.ts";
 import type { ApiDeps } from "../src/context.ts";
 import { createApiDeps } from "../src/deps.ts";
@@ -29,7 +30,11 @@ export type TrpcResult = { status: number; body: any; headers: Headers };
 /** The API over its own fresh database and anvil, called in-process with `app.request()` (no socket). */
 export async function createTestApi(): Promise<TestApi> {
   const [database, anvil] = await Promise.all([createTestDatabase(), startAnvil()]);
+  // Each test file queues under its own Redis prefix, removed again in close().
+  const redisPrefix = `test-api-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const closers: Array<() => Promise<void>> = [];
   const config = loadConfig({
+    REDIS_PREFIX: redisPrefix,
     NODE_ENV: "test",
     DATABASE_URL: database.url,
     ETH_NODE_URL: anvil.rpcUrl,
@@ -42,7 +47,11 @@ export async function createTestApi(): Promise<TestApi> {
   });
   const storageDir = await mkdtemp(join(tmpdir(), "certchain-api-storage-"));
   const storage = await createContentStore({ directory: storageDir });
-  const deps: ApiDeps = await createApiDeps(config, database.db, { deployment, storage });
+  const deps: ApiDeps = await createApiDeps(config, database.db, {
+    deployment,
+    storage,
+    onClose: (close) => closers.push(close),
+  });
   const app = createApp(deps);
   const send = async (request: Request): Promise<TrpcResult> => {
     const response = await app.request(request);
@@ -71,9 +80,21 @@ export async function createTestApi(): Promise<TestApi> {
         ),
       ),
     close: async () => {
+      await Promise.all(closers.map((close) => close()));
+      await deleteRedisKeys(config.redisUrl, redisPrefix);
       await Promise.all([database.drop(), anvil.stop(), rm(storageDir, { recursive: true, force: true })]);
     },
   };
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}

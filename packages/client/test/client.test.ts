@@ -12,6 +12,7 @@ import { createClient } from "../src/index.ts";
 
 let database: TestDatabase;
 let anvil: Anvil;
+const closers: Array<() => Promise<void>> = [];
 let server: ServerType;
 let url: string;
 
@@ -28,7 +29,9 @@ beforeAll(async () => {
     chainId: config.chainId,
     operatorPrivateKey: ANVIL_ACCOUNT_0_PRIVATE_KEY,
   });
-  const app = createApp(await createApiDeps(config, database.db, { deployment }));
+  const app = createApp(
+    await createApiDeps(config, database.db, { deployment, onClose: (close) => closers.push(close) }),
+  );
   server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise((resolve) => server.once("listening", resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -36,6 +39,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
+  await Promise.all(closers.map((close) => close()));
   await Promise.all([database.drop(), anvil.stop()]);
 });
 

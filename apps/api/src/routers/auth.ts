@@ -1,4 +1,5 @@
-import { isDuplicateKeyError, users } from "@certchain/db";
+import { isDuplicateKeyError, users, wallets } from "@certchain/db";
+import { generateCustodialWallet } from "@certchain/queue";
 import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
 import { eq, or } from "drizzle-orm";
 import { z } from "zod";
@@ -61,14 +62,32 @@ export const authRouter = {
     .output(sessionOutput)
     .mutation(async ({ ctx, input }) => {
       const passwordHash = await hashPassword(input.password);
+      // Every account gets a custodial wallet; its key is encrypted under MASTER_KEY before it reaches MySQL, and the
+      // user, wallet and address link are written together or not at all.
+      const wallet = generateCustodialWallet(ctx.deps.config.masterKey);
       let userId: number;
       try {
-        const [result] = await ctx.deps.db
-          .insert(users)
-          .values({ username: input.username, email: input.email.toLowerCase(), passwordHash })
-          .$returningId();
-        if (!result) throw new Error("insert returned no id");
-        userId = result.id;
+        userId = await ctx.deps.db.transaction(async (tx) => {
+          const [created] = await tx
+            .insert(users)
+            .values({
+              username: input.username,
+              email: input.email.toLowerCase(),
+              passwordHash,
+              walletAddress: wallet.address,
+            })
+            .$returningId();
+          if (!created) throw new Error("insert returned no id");
+          await tx.insert(wallets).values({
+            userId: created.id,
+            address: wallet.address,
+            encryptedPrivateKey: wallet.encryptedPrivateKey,
+            iv: wallet.iv,
+            authTag: wallet.authTag,
+            keyVersion: wallet.keyVersion,
+          });
+          return created.id;
+        });
       } catch (error) {
         if (isDuplicateKeyError(error, "users_username_uq") || isDuplicateKeyError(error, "users_email_uq")) {
           // One message for both keys: the form learns only that it must pick another name or address.
