@@ -21,6 +21,8 @@ export type ApiDeps = {
   storage: ContentStore;
   /** Records outgoing transactions and queues them for the relayer; the API never signs anything itself. */
   producer: TxRequestProducer;
+  /** The platform operator's wallet: holds the registry's admin role, signs admin actions. */
+  operatorAddress: `0x${string}`;
 };
 
 export type RequestMeta = {

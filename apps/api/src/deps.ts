@@ -5,6 +5,7 @@ import { createRedis, createTxRequestProducer, TX_REQUESTS_QUEUE, type TxRequest
 import { type ContentStore, createContentStore } from "@certchain/storage";
 import { Queue } from "bullmq";
 import { createPublicClient, http } from "viem";
+import { privateKeyToAddress } from "viem/accounts";
 import { createHeadReader } from "./chain/head.ts";
 import type { ApiDeps } from "./context.ts";
 
@@ -35,6 +36,7 @@ export async function createApiDeps(config: Config, db: Db, options: ApiDepsOpti
     head: createHeadReader(client),
     chain: { client, contracts: deployment.contracts },
     producer: createTxRequestProducer({ db, queue }),
+    operatorAddress: privateKeyToAddress(config.operatorPrivateKey).toLowerCase() as `0x${string}`,
     storage:
       options.storage ??
       (await createContentStore({

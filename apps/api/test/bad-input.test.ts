@@ -1,9 +1,10 @@
-import { sql } from "drizzle-orm";
+import { users } from "@certchain/db";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { appRouter } from "../src/root.ts";
 import { bearer, createTestApi, type TestApi } from "./helpers.ts";
-import { access } from "./procedure-access.ts";
+import { access, type Level } from "./procedure-access.ts";
 
 /**
  * Bad input for every procedure, generated from each one's zod input: wrong shapes, extra fields, and for every field
@@ -63,15 +64,28 @@ async function tableCounts(): Promise<Record<string, number>> {
 
 beforeAll(async () => {
   api = await createTestApi();
-  await api.mutation("auth.register", { username: "fuzz_user", email: "fuzz@example.org", password: "long enough pw" });
+  for (const role of ["user", "issuer", "admin"] as const) {
+    await api.mutation("auth.register", {
+      username: `fuzz_${role}`,
+      email: `${role}@fuzz.example`,
+      password: "long enough pw",
+    });
+    await api.deps.db
+      .update(users)
+      .set({ role })
+      .where(eq(users.username, `fuzz_${role}`));
+  }
 });
 
-/** A fresh session for each procedure, so one that ends its session (logout) cannot disarm the next. */
-async function freshSession(): Promise<Record<string, string>> {
-  const login = await api.mutation("auth.login", { login: "fuzz_user", password: "long enough pw" });
+/**
+ * A fresh session with the role the procedure requires, so one that ends its session (logout) cannot disarm the
+ * next, and what is tested is the procedure's input handling rather than its access check.
+ */
+async function freshSession(level: Level): Promise<Record<string, string>> {
+  if (level === "public") return {};
+  const login = await api.mutation("auth.login", { login: `fuzz_${level}`, password: "long enough pw" });
   return bearer(login.body.result.data.token);
 }
-afterAll(() => api.close());
 
 const procedures = Object.entries(
   appRouter._def.procedures as unknown as Record<string, { _def: { inputs: unknown[] } }>,
@@ -89,7 +103,7 @@ describe.each(procedures)("%s", (path, procedure) => {
 
   test(`error: ${inputs.length} malformed inputs give 4xx (never 500) and refused calls write nothing`, async () => {
     // Writes would happen only through mutations; queries are checked for status alone, which keeps this fast.
-    const headers = entry?.level === "public" ? {} : await freshSession();
+    const headers = await freshSession(entry?.level ?? "user");
     const call = entry?.kind === "mutation" ? api.mutation : api.query;
     for (const input of inputs) {
       const before = entry?.kind === "mutation" ? await tableCounts() : undefined;

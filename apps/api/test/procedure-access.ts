@@ -15,4 +15,17 @@ export const access: Record<string, { level: Level; kind: Kind; input?: unknown 
   "certificates.verify": { level: "public", kind: "query", input: { tokenId: 1 } },
   "market.listings": { level: "public", kind: "query", input: {} },
   "account.transactions": { level: "user", kind: "query" },
+  // Issuer-or-admin of that certificate: the object-level rule is tested in transactions.test.ts.
+  "certificates.invalidate": {
+    level: "user",
+    kind: "mutation",
+    input: { tokenId: 424242, reason: "matrix", idempotencyKey: "matrix-invalidate" },
+  },
+  "tx.status": { level: "user", kind: "query", input: { requestId: "0190c5b2-7d2e-7000-8000-000000000000" } },
+  "admin.grantIssuer": { level: "admin", kind: "mutation", input: { userId: 424242, idempotencyKey: "matrix-grant" } },
+  "admin.revokeIssuer": {
+    level: "admin",
+    kind: "mutation",
+    input: { userId: 424242, idempotencyKey: "matrix-revoke" },
+  },
 };

@@ -3,8 +3,9 @@ import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
 import { and, desc, eq, lt, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { cursorInput, decodeCursor, pageOutput, pageSize, toPage } from "../pagination.ts";
+import { idempotencyKey, requestOutput, submit, walletOf } from "../requests.ts";
 import { addressInput, chainIdInput, isoDate, toIso } from "../schemas.ts";
-import { publicProcedure } from "../trpc.ts";
+import { protectedProcedure, publicProcedure } from "../trpc.ts";
 import { verifyProcedure } from "./verify.ts";
 
 export const certificateOutput = z.object({
@@ -98,4 +99,41 @@ export const certificatesRouter = {
     }),
 
   verify: verifyProcedure,
+
+  /**
+   * Revokes a certificate on chain. Open to the certificate's issuer and to admins, as the contract is; anyone else
+   * gets FORBIDDEN before anything is queued. Admins revoke with the operator wallet, which holds the admin role.
+   */
+  invalidate: protectedProcedure
+    .input(
+      z
+        .object({
+          tokenId: chainIdInput,
+          reason: z.string().trim().min(1, "is required").max(500, "must be at most 500 characters"),
+          idempotencyKey,
+        })
+        .strict(),
+    )
+    .output(requestOutput)
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.deps.db.select().from(certificates).where(eq(certificates.tokenId, input.tokenId));
+      if (!row) throw new TRPCError({ code: "NOT_FOUND", message: `No certificate with token id ${input.tokenId}` });
+      const isAdmin = ctx.user.role === "admin";
+      const isIssuer = ctx.user.walletAddress !== null && ctx.user.walletAddress === row.issuerAddress;
+      if (!isIssuer && !isAdmin) {
+        throw new TRPCError({
+          code: "FORBIDDEN",
+          message: "Only the certificate's issuer or an admin can invalidate it",
+        });
+      }
+      if (row.status === "invalid")
+        throw new TRPCError({ code: "CONFLICT", message: "The certificate is already revoked" });
+      return submit(ctx, {
+        kind: "revoke",
+        payload: { tokenId: String(input.tokenId), reason: input.reason },
+        userId: ctx.user.id,
+        idempotencyKey: input.idempotencyKey,
+        from: isIssuer ? walletOf(ctx.user) : ctx.deps.operatorAddress,
+      });
+    }),
 } satisfies TRPCRouterRecord;
