@@ -6,6 +6,7 @@ import type { ContentStore } from "@certchain/storage";
 import type { PublicClient } from "viem";
 import { expiredSessionCookie, readSessionCredentials, sessionCookie } from "./auth/credentials.ts";
 import { type ValidatedSession, validateSessionToken } from "./auth/sessions.ts";
+import type { BalanceReader } from "./chain/balances.ts";
 import type { HeadReader } from "./chain/head.ts";
 
 /** Everything the API's procedures use, built once by `main.ts` (or by a test) and passed down. */
@@ -21,6 +22,7 @@ export type ApiDeps = {
   storage: ContentStore;
   /** Records outgoing transactions and queues them for the relayer; the API never signs anything itself. */
   producer: TxRequestProducer;
+  balances: BalanceReader;
   /** The platform operator's wallet: holds the registry's admin role, signs admin actions. */
   operatorAddress: `0x${string}`;
 };

@@ -6,6 +6,7 @@ import { type ContentStore, createContentStore } from "@certchain/storage";
 import { Queue } from "bullmq";
 import { createPublicClient, http } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
+import { createBalanceReader } from "./chain/balances.ts";
 import { createHeadReader } from "./chain/head.ts";
 import type { ApiDeps } from "./context.ts";
 
@@ -35,6 +36,7 @@ export async function createApiDeps(config: Config, db: Db, options: ApiDepsOpti
     logger: options.logger ?? createLogger(config, "api"),
     head: createHeadReader(client),
     chain: { client, contracts: deployment.contracts },
+    balances: createBalanceReader(client, deployment.contracts.PaymentToken.address),
     producer: createTxRequestProducer({ db, queue }),
     operatorAddress: privateKeyToAddress(config.operatorPrivateKey).toLowerCase() as `0x${string}`,
     storage:

@@ -15,6 +15,7 @@ export const access: Record<string, { level: Level; kind: Kind; input?: unknown 
   "certificates.verify": { level: "public", kind: "query", input: { tokenId: 1 } },
   "market.listings": { level: "public", kind: "query", input: {} },
   "account.transactions": { level: "user", kind: "query" },
+  "account.balance": { level: "user", kind: "query" },
   // Issuer-or-admin of that certificate: the object-level rule is tested in transactions.test.ts.
   "certificates.invalidate": {
     level: "user",

@@ -101,6 +101,17 @@ describe("certificates.invalidate", () => {
   });
 });
 
+describe("account.balance", () => {
+  test("default: the wallet's ETH and payment-token balances, from the chain", async () => {
+    await api.deps.chain.client.request({
+      method: "anvil_setBalance" as never,
+      params: [wallet.alice, "0xde0b6b3a7640000"] as never,
+    });
+    const balance = (await api.query("account.balance", undefined, session.alice)).body.result.data;
+    expect(balance).toMatchObject({ address: wallet.alice, eth: "1000000000000000000", paymentToken: "0" });
+  });
+});
+
 describe("tx.status", () => {
   test("default: the owner sees their request's status", async () => {
     const { requestId } = (await invalidate("uni", "status-check")).body.result.data;

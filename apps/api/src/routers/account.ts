@@ -3,6 +3,7 @@ import type { TRPCRouterRecord } from "@trpc/server";
 import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { cursorInput, decodeCursor, pageOutput, pageSize, toPage } from "../pagination.ts";
+import { walletOf } from "../requests.ts";
 import { amountOutput, isoDate, toIso } from "../schemas.ts";
 import { protectedProcedure } from "../trpc.ts";
 
@@ -42,6 +43,22 @@ function toTransactionOutput(row: Transaction): z.infer<typeof transactionOutput
 }
 
 export const accountRouter = {
+  /** ETH and payment-token balances of the caller's wallet, from the chain (see `createBalanceReader`). */
+  balance: protectedProcedure
+    .output(
+      z.object({ address: z.string(), eth: amountOutput, paymentToken: amountOutput, paymentTokenAddress: z.string() }),
+    )
+    .query(async ({ ctx }) => {
+      const address = walletOf(ctx.user);
+      const { eth, paymentToken } = await ctx.deps.balances.of(address);
+      return {
+        address,
+        eth: eth.toString(),
+        paymentToken: paymentToken.toString(),
+        paymentTokenAddress: ctx.deps.chain.contracts.PaymentToken.address.toLowerCase(),
+      };
+    }),
+
   /** The caller's transactions (sent from or to any of their wallets), newest first. */
   transactions: protectedProcedure
     .input(
