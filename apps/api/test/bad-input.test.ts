@@ -77,6 +77,8 @@ beforeAll(async () => {
   }
 });
 
+afterAll(() => api.close());
+
 /**
  * A fresh session with the role the procedure requires, so one that ends its session (logout) cannot disarm the
  * next, and what is tested is the procedure's input handling rather than its access check.
