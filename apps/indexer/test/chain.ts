@@ -1,0 +1,215 @@
+import { ANVIL_ACCOUNT_0_PRIVATE_KEY, createLogger } from "@certchain/common";
+import {
+  type Anvil,
+  certificateRegistryAbi,
+  type Deployment,
+  deployContracts,
+  marketplaceAbi,
+  paymentTokenAbi,
+  startAnvil,
+} from "@certchain/contracts";
+import {
+  type Abi,
+  type Address,
+  type ContractFunctionArgs,
+  type ContractFunctionName,
+  createTestClient,
+  decodeEventLog,
+  type Hash,
+  http,
+  publicActions,
+  walletActions,
+} from "viem";
+import { foundry } from "viem/chains";
+
+/*
+ * A test chain: a fresh anvil with the three contracts deployed, and fixtures named by what they do on it. Actors
+ * are anvil's unlocked dev accounts, so transactions go out with `eth_sendTransaction` and no local signing.
+ */
+
+export const ETH = "0x0000000000000000000000000000000000000000" as const;
+
+export type TestChain = Awaited<ReturnType<typeof startTestChain>>;
+
+export async function startTestChain(options: { anvil?: Anvil } = {}) {
+  const anvil = options.anvil ?? (await startAnvil());
+  const client = createTestClient({
+    mode: "anvil",
+    chain: foundry,
+    transport: http(anvil.rpcUrl, { timeout: 60_000 }),
+    pollingInterval: 20,
+  })
+    .extend(publicActions)
+    .extend(walletActions);
+  const deployment: Deployment = await deployContracts({
+    rpcUrl: anvil.rpcUrl,
+    chainId: 31337,
+    operatorPrivateKey: ANVIL_ACCOUNT_0_PRIVATE_KEY,
+    logger: createLogger({ logLevel: "silent" }, "test"),
+  });
+  const accounts = (await client.getAddresses()).map((a) => a.toLowerCase() as Address);
+  const operator = accounts[0] as Address;
+  const registry = deployment.contracts.CertificateRegistry.address;
+  const marketplace = deployment.contracts.Marketplace.address;
+  const paymentToken = deployment.contracts.PaymentToken.address;
+
+  async function send<const abi extends Abi, name extends ContractFunctionName<abi, "nonpayable" | "payable">>(
+    from: Address,
+    address: Address,
+    abi: abi,
+    functionName: name,
+    args: ContractFunctionArgs<abi, "nonpayable" | "payable", name>,
+    value?: bigint,
+  ) {
+    const hash = await client.writeContract({
+      account: from,
+      chain: foundry,
+      address,
+      abi: abi as Abi,
+      functionName: functionName as string,
+      args: args as readonly unknown[],
+      value,
+    } as never);
+    const receipt = await client.waitForTransactionReceipt({ hash: hash as Hash });
+    if (receipt.status !== "success") throw new Error(`${String(functionName)} reverted`);
+    return receipt;
+  }
+
+  const chain = {
+    anvil,
+    client,
+    deployment,
+    accounts,
+    operator,
+    rpcUrl: anvil.rpcUrl,
+    stop: () => anvil.stop(),
+
+    async headNumber() {
+      return Number(await client.getBlockNumber({ cacheTime: 0 }));
+    },
+
+    /** The operator (an issuer) issues a certificate to `to`; returns its token id. */
+    async issueCertificate(to: Address, cid = `bafy${Math.random().toString(36).slice(2)}`, expiresAt = 0n) {
+      const receipt = await send(operator, registry, certificateRegistryAbi, "issue", [to, cid, expiresAt]);
+      const issued = receipt.logs
+        .map((log) => {
+          try {
+            return decodeEventLog({ abi: certificateRegistryAbi, data: log.data, topics: log.topics });
+          } catch {
+            return undefined;
+          }
+        })
+        .find((event) => event?.eventName === "CertificateIssued");
+      if (!issued) throw new Error("issue emitted no CertificateIssued");
+      return Number((issued.args as { tokenId: bigint }).tokenId);
+    },
+
+    async revoke(tokenId: number, reason = "withdrawn") {
+      await send(operator, registry, certificateRegistryAbi, "revoke", [BigInt(tokenId), reason]);
+    },
+
+    async transfer(from: Address, to: Address, tokenId: number) {
+      await send(from, registry, certificateRegistryAbi, "transferFrom", [from, to, BigInt(tokenId)]);
+    },
+
+    /** Lists `tokenId` (approving the marketplace for the seller first if needed); returns the listing id. */
+    async listForSale(seller: Address, tokenId: number, price: bigint, currency: Address = ETH) {
+      // Asked of the chain, not remembered: a reorg may have removed an earlier approval.
+      const isApproved = await client.readContract({
+        address: registry,
+        abi: certificateRegistryAbi,
+        functionName: "isApprovedForAll",
+        args: [seller, marketplace],
+      });
+      if (!isApproved) await send(seller, registry, certificateRegistryAbi, "setApprovalForAll", [marketplace, true]);
+      await send(seller, marketplace, marketplaceAbi, "list", [BigInt(tokenId), currency, price]);
+      return Number(
+        await client.readContract({ address: marketplace, abi: marketplaceAbi, functionName: "totalListings" }),
+      );
+    },
+
+    async cancelListing(by: Address, listingId: number) {
+      await send(by, marketplace, marketplaceAbi, "cancel", [BigInt(listingId)]);
+    },
+
+    /** Buys a listing in ETH at its price. */
+    async buy(buyer: Address, listingId: number, price: bigint) {
+      await send(buyer, marketplace, marketplaceAbi, "buy", [BigInt(listingId), price], price);
+    },
+
+    async withdraw(account: Address, currency: Address = ETH) {
+      await send(account, marketplace, marketplaceAbi, "withdraw", [currency]);
+    },
+
+    async mintPaymentToken(to: Address, amount: bigint) {
+      await send(operator, paymentToken, paymentTokenAbi, "mint", [to, amount]);
+    },
+
+    /** Replaces the last `depth` blocks with empty ones (same height): their transactions leave the chain. */
+    async reorg(depth: number) {
+      await client.request({ method: "anvil_reorg", params: [depth, []] } as never);
+    },
+
+    async mine(blocks = 1) {
+      await client.mine({ blocks });
+    },
+
+    async snapshot() {
+      return client.snapshot();
+    },
+
+    async revert(id: `0x${string}`) {
+      await client.revert({ id });
+    },
+
+    /** What the contracts' views say about every certificate and listing: the truth the tables must equal. */
+    async readContractState() {
+      const totalIssued = Number(
+        await client.readContract({ address: registry, abi: certificateRegistryAbi, functionName: "totalIssued" }),
+      );
+      const totalListings = Number(
+        await client.readContract({ address: marketplace, abi: marketplaceAbi, functionName: "totalListings" }),
+      );
+      const certificates = [];
+      for (let tokenId = 1; tokenId <= totalIssued; tokenId++) {
+        const id = BigInt(tokenId);
+        const [owner, revoked, uri, transferCount] = await Promise.all([
+          client.readContract({ address: registry, abi: certificateRegistryAbi, functionName: "ownerOf", args: [id] }),
+          client.readContract({
+            address: registry,
+            abi: certificateRegistryAbi,
+            functionName: "isRevoked",
+            args: [id],
+          }),
+          client.readContract({ address: registry, abi: certificateRegistryAbi, functionName: "tokenURI", args: [id] }),
+          client.readContract({
+            address: registry,
+            abi: certificateRegistryAbi,
+            functionName: "transferCount",
+            args: [id],
+          }),
+        ]);
+        certificates.push({ tokenId, owner: owner.toLowerCase(), revoked, uri, transferCount: Number(transferCount) });
+      }
+      const listings = [];
+      for (let listingId = 1; listingId <= totalListings; listingId++) {
+        const listing = await client.readContract({
+          address: marketplace,
+          abi: marketplaceAbi,
+          functionName: "listing",
+          args: [BigInt(listingId)],
+        });
+        listings.push({
+          listingId,
+          seller: listing.seller.toLowerCase(),
+          tokenId: Number(listing.tokenId),
+          price: listing.price,
+          status: (["none", "active", "sold", "cancelled"] as const)[listing.status] ?? "none",
+          transferCount: Number(listing.transferCount),
+        });
+      }
+      return { certificates, listings };
+    },
+  };
+  return chain;
+}

@@ -1,0 +1,186 @@
+import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
+import { parseEther } from "viem";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createServerApp } from "../src/server.ts";
+import { readIndexedRows } from "../src/store/store.ts";
+import { startTestChain, type TestChain } from "./chain.ts";
+import {
+  createTestIndexer,
+  expectTablesMatchChain,
+  expectTransactionsCanonical,
+  startTestIndexer,
+  TEST_FINALITY_DEPTH,
+  type TestIndexer,
+  waitUntilIndexed,
+} from "./harness.ts";
+import { insertPendingRelayerRow } from "./relayer-rows.ts";
+
+type Address = `0x${string}`;
+let chain: TestChain;
+let database: TestDatabase;
+let indexer: TestIndexer;
+let alice: Address;
+let bob: Address;
+let carol: Address;
+
+beforeAll(async () => {
+  chain = await startTestChain();
+  [, alice, bob, carol] = chain.accounts as [Address, Address, Address, Address];
+  database = await createTestDatabase();
+  indexer = startTestIndexer(chain, database);
+  await waitUntilIndexed(indexer, chain);
+});
+
+afterAll(async () => {
+  await indexer?.stop();
+  await database?.drop();
+  await chain?.stop();
+});
+
+/** Fills the rest of a `depth`-block window after `blocksUsed` blocks of actions, so a reorg of `depth` removes them. */
+const padTo = (depth: number, blocksUsed: number) => chain.mine(Math.max(0, depth - blocksUsed));
+
+async function expectConsistent(context: string) {
+  await waitUntilIndexed(indexer, chain);
+  await expectTablesMatchChain(chain, database, context);
+  await expectTransactionsCanonical(chain, database, context);
+}
+
+describe("reorgs inside the window", () => {
+  test("behavior: reorg of depth 1 removes an issue, and a different issue replaces it", async () => {
+    const before = (await readIndexedRows(database)).certificates.length;
+    await chain.issueCertificate(alice, "bafyorphan");
+    await waitUntilIndexed(indexer, chain);
+    expect((await readIndexedRows(database)).certificates.length).toBe(before + 1);
+    await chain.reorg(1);
+    await expectConsistent("after reorg");
+    expect((await readIndexedRows(database)).certificates.length).toBe(before);
+    await chain.issueCertificate(bob, "bafycanonical");
+    await expectConsistent("after replacement");
+    const rows = await readIndexedRows(database);
+    expect(rows.certificates.at(-1)).toMatchObject({ owner_address: bob, ipfs_hash: "bafycanonical" });
+  });
+
+  test("behavior: reorg of depth 2 removes a revoke and restores the stale listing to active", async () => {
+    const tokenId = await chain.issueCertificate(alice, "bafyrevoked");
+    const listingId = await chain.listForSale(alice, tokenId, parseEther("1"));
+    await chain.mine(TEST_FINALITY_DEPTH);
+    await chain.revoke(tokenId, "mistake");
+    await padTo(2, 1);
+    await waitUntilIndexed(indexer, chain);
+    let rows = await readIndexedRows(database);
+    expect(rows.certificates.find((c) => c.token_id === tokenId)?.status).toBe("invalid");
+    expect(rows.listings.find((l) => l.listing_id === listingId)?.status).toBe("stale");
+    await chain.reorg(2);
+    await expectConsistent("after reorg");
+    rows = await readIndexedRows(database);
+    expect(rows.certificates.find((c) => c.token_id === tokenId)).toMatchObject({ status: "valid", revoked_at: null });
+    expect(rows.listings.find((l) => l.listing_id === listingId)?.status).toBe("active");
+    await chain.revoke(tokenId, "another reason");
+    await expectConsistent("after replacement");
+    rows = await readIndexedRows(database);
+    expect(rows.certificates.find((c) => c.token_id === tokenId)?.revocation_reason).toBe("another reason");
+  });
+
+  test("behavior: reorg of depth 5 removes a transfer, and a transfer to someone else replaces it", async () => {
+    const tokenId = await chain.issueCertificate(alice);
+    await chain.mine(TEST_FINALITY_DEPTH);
+    await chain.transfer(alice, bob, tokenId);
+    await padTo(5, 1);
+    await waitUntilIndexed(indexer, chain);
+    expect((await readIndexedRows(database)).certificates.find((c) => c.token_id === tokenId)?.owner_address).toBe(bob);
+    await chain.reorg(5);
+    await expectConsistent("after reorg");
+    expect((await readIndexedRows(database)).certificates.find((c) => c.token_id === tokenId)?.owner_address).toBe(
+      alice,
+    );
+    await chain.transfer(alice, carol, tokenId);
+    await expectConsistent("after replacement");
+    expect((await readIndexedRows(database)).certificates.find((c) => c.token_id === tokenId)?.owner_address).toBe(
+      carol,
+    );
+  });
+
+  test("behavior: reorg of FINALITY_DEPTH removes a listing and its sale, and a cancellation replaces them", async () => {
+    const tokenId = await chain.issueCertificate(alice);
+    await chain.listForSale(alice, tokenId, parseEther("1")); // may approve first: two blocks at most
+    await chain.mine(TEST_FINALITY_DEPTH);
+    const head = await chain.headNumber();
+    const listingId = await chain.listForSale(alice, tokenId, parseEther("2"));
+    await chain.buy(carol, listingId, parseEther("2"));
+    await chain.withdraw(alice);
+    const used = (await chain.headNumber()) - head;
+    await padTo(TEST_FINALITY_DEPTH, used);
+    await waitUntilIndexed(indexer, chain);
+    expect((await readIndexedRows(database)).listings.find((l) => l.listing_id === listingId)?.status).toBe("sold");
+    await chain.reorg(TEST_FINALITY_DEPTH);
+    await expectConsistent("after reorg");
+    const rows = await readIndexedRows(database);
+    expect(rows.listings.find((l) => l.listing_id === listingId)).toBeUndefined();
+    expect(rows.certificates.find((c) => c.token_id === tokenId)?.owner_address).toBe(alice);
+    await chain.cancelListing(alice, listingId - 1);
+    await expectConsistent("after replacement");
+    expect(indexer.status().role).toBe("leader");
+  });
+
+  test("behavior: a reorg that removes a relayer's transaction sets its row back to pending", async () => {
+    await chain.client.setAutomine(false);
+    const { certificateRegistryAbi } = await import("@certchain/contracts");
+    const registry = chain.deployment.contracts.CertificateRegistry.address;
+    const hash = await chain.client.writeContract({
+      account: chain.operator,
+      chain: chain.client.chain,
+      address: registry,
+      abi: certificateRegistryAbi,
+      functionName: "issue",
+      args: [alice, "bafyrelayed", 0n],
+    });
+    const requestId = "01935c4e-0000-7000-8000-0000000000aa";
+    await insertPendingRelayerRow(database, hash, chain.operator, registry, requestId);
+    await chain.mine(1);
+    await chain.client.setAutomine(true);
+    await waitUntilIndexed(indexer, chain);
+    const row = async () => (await readIndexedRows(database)).transactions.find((t) => t.tx_hash === hash);
+    expect(await row()).toMatchObject({ status: "completed", tx_request_id: requestId });
+    await chain.reorg(1);
+    await waitUntilIndexed(indexer, chain);
+    expect(await row()).toMatchObject({
+      status: "pending",
+      tx_request_id: requestId,
+      block_number: null,
+      block_hash: null,
+    });
+    expect(Number(await indexer.status().indexedBlock)).toBe(await chain.headNumber());
+  });
+});
+
+describe("reorg deeper than the window", () => {
+  test("error: stops indexing, /readyz answers 503, and the orphaned rows are reported, not silently kept", async () => {
+    const app = createServerApp({ metrics: (await import("../src/metrics.ts")).createMetrics() }, indexer);
+    await waitUntilIndexed(indexer, chain);
+    expect((await app.request("/readyz")).status).toBe(200);
+    await chain.issueCertificate(alice, "bafydeep");
+    await chain.mine(TEST_FINALITY_DEPTH);
+    await waitUntilIndexed(indexer, chain);
+    await chain.reorg(TEST_FINALITY_DEPTH + 1);
+    const deadline = Date.now() + 10_000;
+    while (!indexer.status().deepReorg && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const status = indexer.status();
+    expect(status.deepReorg?.indexedHash).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(status.deepReorg?.canonicalHash).not.toBe(status.deepReorg?.indexedHash);
+    const readyz = await app.request("/readyz");
+    expect(readyz.status).toBe(503);
+    expect(JSON.stringify(await readyz.json())).toContain("reorg deeper than the finality window");
+    expect((await app.request("/healthz")).status).toBe(200);
+
+    // Recovery: `--rebuild` resets the indexed state and indexes the canonical chain from the deployment blocks.
+    await indexer.stop();
+    const recovery = createTestIndexer(chain, database);
+    await recovery.rebuild();
+    await recovery.stop();
+    indexer = startTestIndexer(chain, database);
+    await waitUntilIndexed(indexer, chain);
+    await expectTablesMatchChain(chain, database, "after rebuild");
+    await expectTransactionsCanonical(chain, database, "after rebuild");
+  });
+});
