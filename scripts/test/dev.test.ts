@@ -1,23 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { loadConfig, repoRoot } from "@certchain/common";
+import { freePort } from "@certchain/common/testing";
 import { certificateRegistryAbi, deploymentPath, readDeployment } from "@certchain/contracts";
 import { withDatabase } from "@certchain/db";
 import mysql from "mysql2/promise";
 import { createPublicClient, http } from "viem";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-
-/** A free TCP port, so this test's anvil never meets a developer's running stack. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 /** Resolves with everything printed so far once `pattern` appears in the output. */
 function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {

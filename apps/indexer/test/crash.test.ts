@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "@certchain/common/testing";
 import { writeDeployment } from "@certchain/contracts";
 import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
 import { parseEther } from "viem";
@@ -8,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { readIndexedRows } from "../src/store/store.ts";
 import { startTestChain, type TestChain } from "./chain.ts";
 import { expectTablesMatchChain, startTestIndexer, TEST_FINALITY_DEPTH, waitUntilIndexed } from "./harness.ts";
-import { freePort, type IndexerProcess, spawnIndexer } from "./process.ts";
+import { type IndexerProcess, spawnIndexer } from "./process.ts";
 import { createRandom, freshSeed } from "./random.ts";
 
 /** Set to a printed seed to replay a failing run. */

@@ -1,42 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "@certchain/common";
+import { bundleEntryForTest, freePort } from "@certchain/common/testing";
 import { writeDeployment } from "@certchain/contracts";
-import { build } from "esbuild";
 import { MASTER_KEY, type Stack } from "./fixtures.ts";
-
-/**
- * `apps/relayer/src/main.ts` compiled once into one ESM file (workspace sources bundled, npm packages left to node),
- * by the same esbuild that tsx runs on the fly. A process then starts in about half the time tsx's loader needs, which
- * is what makes twenty kill-and-restart cycles affordable in a test. The start-up test runs the entry point with tsx.
- */
-async function buildRelayerBundle(): Promise<string> {
-  const outfile = join(repoRoot, "node_modules", ".cache", "certchain-relayer-test", `main-${randomUUID()}.mjs`);
-  await build({
-    entryPoints: [join(repoRoot, "apps/relayer/src/main.ts")],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    logLevel: "warning",
-    plugins: [
-      {
-        name: "npm-packages-external",
-        setup(builder) {
-          builder.onResolve({ filter: /^[^./]/ }, (args) =>
-            args.path.startsWith("@certchain/") ? undefined : { external: true },
-          );
-        },
-      },
-    ],
-  });
-  return outfile;
-}
 
 /** A relayer running as its own process, as in production. */
 export type RelayerProcess = {
@@ -56,17 +25,6 @@ export type RelayerProcessFactory = {
   dispose(): void;
 };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
 export function relayerProcesses(stack: Stack, env: Record<string, string> = {}): RelayerProcessFactory {
   const deploymentsDir = mkdtempSync(join(tmpdir(), "certchain-relayer-"));
   writeDeployment(stack.deployment, deploymentsDir);
@@ -78,7 +36,7 @@ export function relayerProcesses(stack: Stack, env: Record<string, string> = {})
       void bundle?.then((outfile) => rmSync(outfile, { force: true }));
     },
     async spawn() {
-      bundle ??= buildRelayerBundle();
+      bundle ??= bundleEntryForTest("apps/relayer/src/main.ts");
       const port = await freePort();
       // node itself, not a wrapper such as the `tsx` CLI, which runs node as a child that a SIGKILL would orphan.
       const child = spawn(process.execPath, [await bundle], {

@@ -1,22 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { repoRoot } from "@certchain/common";
+import { freePort } from "@certchain/common/testing";
 import { assertNoEviction, createRedis } from "@certchain/queue";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
 /** A private redis-server with an evicting policy, so the machine's shared Redis is never reconfigured. */
 let redisServer: ChildProcess;
 let redisUrl: string;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 beforeAll(async () => {
   const port = await freePort();
