@@ -12,6 +12,17 @@ export type SessionUser = Pick<User, "id" | "username" | "email" | "role" | "wal
   createdAt: Date | null;
 };
 
+/** The columns a session carries of its user: an explicit pick, so a hash or key column can never ride along. */
+export const sessionUserColumns = {
+  id: users.id,
+  username: users.username,
+  email: users.email,
+  role: users.role,
+  walletAddress: users.walletAddress,
+  externalAddress: users.externalAddress,
+  createdAt: users.createdAt,
+};
+
 export type ValidatedSession = {
   sessionId: string;
   expiresAt: Date;
@@ -52,15 +63,7 @@ export async function validateSessionToken(db: Db, token: string, now = new Date
   const [row] = await db
     .select({
       expiresAt: sessions.expiresAt,
-      user: {
-        id: users.id,
-        username: users.username,
-        email: users.email,
-        role: users.role,
-        walletAddress: users.walletAddress,
-        externalAddress: users.externalAddress,
-        createdAt: users.createdAt,
-      },
+      user: sessionUserColumns,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))

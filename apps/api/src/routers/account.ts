@@ -2,7 +2,7 @@ import { type Transaction, transactionKinds, transactionStatuses, transactions }
 import type { TRPCRouterRecord } from "@trpc/server";
 import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import { cursorInput, decodeCursor, pageOutput, pageSize, toPage } from "../pagination.ts";
+import { cursorInput, DEFAULT_PAGE_SIZE, decodeCursor, pageOutput, pageSize, toPage } from "../pagination.ts";
 import { walletOf } from "../requests.ts";
 import { amountOutput, isoDate, toIso } from "../schemas.ts";
 import { protectedProcedure } from "../trpc.ts";
@@ -70,7 +70,7 @@ export const accountRouter = {
           cursor: cursorInput,
         })
         .strict()
-        .default({ limit: 20 }),
+        .default({ limit: DEFAULT_PAGE_SIZE }),
     )
     .output(pageOutput(transactionOutput))
     .query(async ({ ctx, input }) => {

@@ -6,7 +6,13 @@ import { z } from "zod";
 import { expiredSessionCookie, sessionCookie } from "../auth/credentials.ts";
 import { email, password, username } from "../auth/fields.ts";
 import { hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from "../auth/passwords.ts";
-import { createSession, invalidateAllSessions, invalidateSession, type SessionUser } from "../auth/sessions.ts";
+import {
+  createSession,
+  invalidateAllSessions,
+  invalidateSession,
+  type SessionUser,
+  sessionUserColumns,
+} from "../auth/sessions.ts";
 import type { Context } from "../context.ts";
 import { protectedProcedure, publicProcedure } from "../trpc.ts";
 
@@ -45,16 +51,6 @@ async function startSession(ctx: Context, user: SessionUser): Promise<z.infer<ty
   ctx.resHeaders.append("set-cookie", sessionCookie(token, expiresAt));
   return { user: toProfile(user), token, expiresAt: expiresAt.toISOString() };
 }
-
-const userColumns = {
-  id: users.id,
-  username: users.username,
-  email: users.email,
-  role: users.role,
-  walletAddress: users.walletAddress,
-  externalAddress: users.externalAddress,
-  createdAt: users.createdAt,
-};
 
 export const authRouter = {
   register: publicProcedure
@@ -95,7 +91,7 @@ export const authRouter = {
         }
         throw error;
       }
-      const [user] = await ctx.deps.db.select(userColumns).from(users).where(eq(users.id, userId));
+      const [user] = await ctx.deps.db.select(sessionUserColumns).from(users).where(eq(users.id, userId));
       if (!user) throw new Error(`user ${userId} vanished after insert`);
       return startSession(ctx, user);
     }),
@@ -113,7 +109,7 @@ export const authRouter = {
     .output(sessionOutput)
     .mutation(async ({ ctx, input }) => {
       const [found] = await ctx.deps.db
-        .select({ ...userColumns, passwordHash: users.passwordHash })
+        .select({ ...sessionUserColumns, passwordHash: users.passwordHash })
         .from(users)
         .where(or(eq(users.username, input.login), eq(users.email, input.login.toLowerCase())))
         .limit(1);

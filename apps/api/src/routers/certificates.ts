@@ -80,8 +80,8 @@ export const certificatesRouter = {
       if (input.issuer) filters.push(eq(certificates.issuerAddress, input.issuer));
       if (input.status) filters.push(eq(certificates.status, input.status));
       if (input.cursor) {
-        const [afterTokenId] = decodeCursor(input.cursor, z.tuple([z.number().int()]));
-        filters.push(lt(certificates.tokenId, afterTokenId));
+        const [beforeTokenId] = decodeCursor(input.cursor, z.tuple([z.number().int()]));
+        filters.push(lt(certificates.tokenId, beforeTokenId));
       }
       const rows = await ctx.deps.db
         .select()
