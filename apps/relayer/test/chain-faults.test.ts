@@ -147,7 +147,11 @@ describe("nonce self-repair and funds", () => {
     });
     const [row] = await stack.waitForFinal([id]);
     expect(row?.status).toBe("confirmed");
-    const fillers = await stack.database.db.select().from(txRequests).where(eq(txRequests.kind, "noop"));
+    const fillers = await stack.database.db
+      .select()
+      .from(txRequests)
+      .where(eq(txRequests.kind, "noop"))
+      .orderBy(txRequests.nonce);
     expect(fillers.map((filler) => filler.status)).toEqual(["confirmed", "confirmed", "confirmed"]);
     expect(fillers.map((filler) => filler.nonce)).toEqual([1, 2, 3].map((offset) => (row?.nonce ?? 0) - 4 + offset));
     const latest = await stack.client.getTransactionCount({ address: OPERATOR, blockTag: "latest" });
