@@ -1,4 +1,5 @@
 import type {
+  certificateDocuments,
   certificates,
   indexerBlocks,
   indexerCursor,
@@ -24,6 +25,7 @@ export type Wallet = typeof wallets.$inferSelect;
 export type NewWallet = typeof wallets.$inferInsert;
 export type Certificate = typeof certificates.$inferSelect;
 export type NewCertificate = typeof certificates.$inferInsert;
+export type CertificateDocument = typeof certificateDocuments.$inferSelect;
 /** A row of `transactions` (an on-chain transaction), not a database transaction (`DbTransaction`). */
 export type Transaction = typeof transactions.$inferSelect;
 export type NewTransaction = typeof transactions.$inferInsert;

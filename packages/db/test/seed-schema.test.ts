@@ -63,7 +63,8 @@ const seed: Record<string, Record<string, ColumnSpec>> = {
     id,
     token_id: col("bigint(20)", "NO", "UNI"),
     owner_address: col("varchar(42)", "NO", "MUL"),
-    ipfs_hash: col("varchar(255)", "NO"),
+    // MUL: certificates_ipfs_hash_idx, for verification by document.
+    ipfs_hash: col("varchar(255)", "NO", "MUL"),
     // MUL: first column of certificates_status_token_idx.
     status: col("enum('valid','invalid')", "NO", "MUL"),
     created_at: createdAt,

@@ -1,6 +1,8 @@
 import { bigint, datetime, index, mysqlEnum, mysqlTable, text, unique, varchar } from "drizzle-orm/mysql-core";
 import {
   address,
+  asciiString,
+  hexDigestCheck,
   addressCheck,
   blockNumber,
   createdAt,
@@ -65,10 +67,34 @@ export const certificates = mysqlTable(
     index("certificates_owner_token_idx").on(t.ownerAddress, t.tokenId),
     index("certificates_issuer_token_idx").on(t.issuerAddress, t.tokenId),
     index("certificates_status_token_idx").on(t.status, t.tokenId),
+    // Verification by document: the metadata CIDs that name a document lead here.
+    index("certificates_ipfs_hash_idx").on(t.ipfsHash),
     addressCheck("certificates", t.ownerAddress),
     addressCheck("certificates", t.issuerAddress),
     addressCheck("certificates", t.revokedByAddress),
     hashCheck("certificates", t.issueTxHash),
     hashCheck("certificates", t.blockHash),
+  ],
+);
+
+/**
+ * Which certificate metadata names which document: written by the API when it stores a certificate's metadata (the
+ * metadata's CID is what goes on chain, the document's CID is inside it). Verification by document computes the
+ * uploaded file's CID, finds the metadata CIDs here, and then the certificates whose `ipfs_hash` is one of them.
+ * Content-addressed, so rows are never updated; a row whose metadata never made it on chain simply matches nothing.
+ */
+export const certificateDocuments = mysqlTable(
+  "certificate_documents",
+  {
+    id: rowId("id").primaryKey().autoincrement(),
+    documentCid: asciiString("document_cid", { length: 255 }).notNull(),
+    metadataCid: asciiString("metadata_cid", { length: 255 }).notNull(),
+    /** The document's SHA-256 (hex), as the metadata states it. */
+    documentSha256: asciiString("document_sha256", { length: 64 }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique("certificate_documents_document_metadata_uq").on(t.documentCid, t.metadataCid),
+    hexDigestCheck("certificate_documents", t.documentSha256, 64),
   ],
 );

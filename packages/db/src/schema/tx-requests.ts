@@ -97,6 +97,12 @@ export const txRequests = mysqlTable(
     }),
     kind: mysqlEnum("kind", txRequestKinds).notNull(),
     /**
+     * A request that must be mined before this one is even simulated: listing a certificate needs the Marketplace's
+     * approval first, buying with the payment token needs an allowance. The relayer holds this one `queued` until the
+     * other is mined, and fails it (`dependency_failed`) if the other fails.
+     */
+    dependsOn: asciiChar("depends_on", { length: 36 }),
+    /**
      * The job's input as validated by `packages/queue` (amounts as decimal strings). Never a private key: keys are
      * read from `wallets` when signing.
      */
@@ -136,6 +142,13 @@ export const txRequests = mysqlTable(
     index("tx_requests_status_updated_at_idx").on(t.status, t.updatedAt),
     // "My requests", newest first (ids are time-ordered).
     index("tx_requests_user_id_id_idx").on(t.userId, t.id),
+    // Requests waiting on one that just failed or got mined.
+    index("tx_requests_depends_on_idx").on(t.dependsOn),
+    foreignKey({
+      name: "tx_requests_depends_on_fk",
+      columns: [t.dependsOn],
+      foreignColumns: [t.id],
+    }).onDelete("restrict"),
     foreignKey({ name: "tx_requests_user_id_fk", columns: [t.userId], foreignColumns: [users.id] }).onDelete(
       "restrict",
     ),
