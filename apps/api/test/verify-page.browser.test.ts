@@ -10,6 +10,7 @@ import { createPublicClient, createWalletClient, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type CertifiedDocument, certificateFixtures, pdfBytes } from "./certificate-fixtures.ts";
 import { createTestApi, type TestApi } from "./helpers.ts";
 
 /** Debian's chromium (apt-get install chromium); CI installs it, so there the test never skips. */
@@ -23,6 +24,8 @@ describe.skipIf(!haveBrowser)("verification page in headless Chromium", () => {
   let server: ServerType;
   let baseUrl: string;
   let browser: Browser;
+  /** Certificate 2: a certified document, for the document form. */
+  let diploma: CertifiedDocument;
 
   beforeAll(async () => {
     api = await createTestApi();
@@ -39,6 +42,7 @@ describe.skipIf(!haveBrowser)("verification page in headless Chromium", () => {
       args: ["0x70997970c51812dc3a010c7d01b50e0d17dc79c8", "bafkreibrowsertest", 0n],
     });
     await createPublicClient({ chain: foundry, transport, pollingInterval: 50 }).waitForTransactionReceipt({ hash });
+    diploma = await certificateFixtures(api).certifyDocument(pdfBytes("diploma checked in a browser"));
     server = serve({ fetch: api.app.fetch, port: 0, hostname: "127.0.0.1" });
     await new Promise((resolve) => server.once("listening", resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -71,5 +75,37 @@ describe.skipIf(!haveBrowser)("verification page in headless Chromium", () => {
     const response = await page.goto(`${baseUrl}/verify/77`);
     expect(response?.status()).toBe(404);
     await expect(page.getByRole("status").textContent()).resolves.toContain("Unknown: no certificate has this number");
+  });
+
+  test("default: a person uploads the certified document and reads that it matches", async () => {
+    const page = await browser.newPage({ javaScriptEnabled: false });
+    await page.goto(`${baseUrl}/verify`);
+    await page
+      .getByLabel("Document", { exact: true })
+      .setInputFiles({ name: "diploma.pdf", mimeType: "application/pdf", buffer: Buffer.from(diploma.bytes) });
+    await page.getByRole("button", { name: "Check document" }).click();
+    await page.waitForURL(`${baseUrl}/verify/document`);
+    await expect(page.getByRole("status").textContent()).resolves.toBe(
+      `Valid: this document matches certificate ${diploma.tokenId}`,
+    );
+    await expect(page.getByRole("link", { name: `ipfs://${diploma.documentCid}` }).count()).resolves.toBe(1);
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "verify-document.png"), fullPage: true });
+  });
+
+  test("behavior: an altered copy checked against its certificate's number does not match", async () => {
+    const page = await browser.newPage({ javaScriptEnabled: false });
+    await page.goto(`${baseUrl}/verify`);
+    const altered = Buffer.from(diploma.bytes);
+    altered[altered.length - 2] = "X".charCodeAt(0);
+    await page
+      .getByLabel("Document", { exact: true })
+      .setInputFiles({ name: "diploma.pdf", mimeType: "application/pdf", buffer: altered });
+    await page.getByLabel("Certificate number (optional)").fill(String(diploma.tokenId));
+    await page.getByRole("button", { name: "Check document" }).click();
+    await page.waitForURL(`${baseUrl}/verify/document`);
+    await expect(page.getByRole("status").textContent()).resolves.toContain(
+      `No match: this document does not match certificate ${diploma.tokenId}`,
+    );
   });
 });

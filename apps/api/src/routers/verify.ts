@@ -1,10 +1,19 @@
-import { type Certificate, certificates } from "@certchain/db";
-import { eq } from "drizzle-orm";
+import { createHash } from "node:crypto";
+import { type Certificate, certificateDocuments, certificates } from "@certchain/db";
+import { computeCid, documentCidOf, readCertificateMetadata, StorageError } from "@certchain/storage";
+import { desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { type OnChainCertificate, readCertificateOnChain } from "../chain/certificate-reader.ts";
 import type { Context } from "../context.ts";
 import { chainIdInput, isoDate, toIso } from "../schemas.ts";
 import { publicProcedure } from "../trpc.ts";
+import { fileInput, formInput, readUpload } from "../uploads.ts";
+
+/**
+ * Most certificates one document check verifies on chain: the same file issued to many recipients is checked newest
+ * first, and the answer says when there were more.
+ */
+const MAX_CERTIFICATES_PER_DOCUMENT = 20;
 
 export const verdicts = ["valid", "revoked", "expired", "unknown"] as const;
 
@@ -98,3 +107,119 @@ export const verifyProcedure = publicProcedure
   .input(z.object({ tokenId: chainIdInput }).strict())
   .output(verificationOutput)
   .query(({ ctx, input }) => verifyByTokenId(ctx, input.tokenId));
+
+export const documentVerdicts = [...verdicts, "no_match"] as const;
+
+export const documentVerificationOutput = z.object({
+  /** The uploaded file's IPFS CID, computed here (the file is not stored). */
+  documentCid: z.string(),
+  documentSha256: z.string(),
+  size: z.number(),
+  /** The type found in the file's bytes. */
+  contentType: z.string(),
+  /** The certificate the caller asked about, if any. */
+  tokenId: z.number().nullable(),
+  /**
+   * valid, expired or revoked: the best verdict among the certificates whose on-chain metadata names this document
+   * (in that order). unknown: no certificate names it, or the certificate asked about was never issued. no_match: the
+   * certificate asked about names another document (a different or altered file).
+   */
+  verdict: z.enum(documentVerdicts),
+  /** The certificates whose metadata names this document, verified on chain; the one the verdict speaks for first. */
+  matches: z.array(verificationOutput),
+  /** More certificates name this document than were checked. */
+  truncated: z.boolean(),
+});
+
+export type DocumentVerification = z.infer<typeof documentVerificationOutput>;
+
+/** The order in which a document's certificates speak for it: one valid certificate is enough. */
+const VERDICT_RANK: Record<Verification["verdict"], number> = { valid: 0, expired: 1, revoked: 2, unknown: 3 };
+
+/**
+ * Whether the metadata under `metadataCid` (a CID read from the chain) names `documentCid`. This is the proof: the
+ * metadata is content-addressed, so what it names cannot differ from what was certified. Returns why not, or null.
+ */
+async function whyMetadataDoesNotName(ctx: Context, metadataCid: string, documentCid: string): Promise<string | null> {
+  try {
+    const named = documentCidOf(await readCertificateMetadata(ctx.deps.storage, metadataCid));
+    return named === documentCid ? null : `its metadata names ${named}`;
+  } catch (error) {
+    // Unknown, malformed or not certificate metadata: nothing is proven. An IPFS node that is down is not an answer.
+    if (error instanceof StorageError && !error.retryable) return `its metadata cannot be read: ${error.message}`;
+    throw error;
+  }
+}
+
+/**
+ * The certificates our index says name `documentCid`, verified on chain. Rows that do not hold up are logged and left
+ * out: the index only finds candidates, the chain and the content-addressed metadata decide.
+ */
+async function certificatesNaming(ctx: Context, documentCid: string) {
+  const candidates = await ctx.deps.db
+    .select({ tokenId: certificates.tokenId, indexedCid: certificates.ipfsHash })
+    .from(certificateDocuments)
+    .innerJoin(certificates, eq(certificates.ipfsHash, certificateDocuments.metadataCid))
+    .where(eq(certificateDocuments.documentCid, documentCid))
+    .orderBy(desc(certificates.tokenId))
+    .limit(MAX_CERTIFICATES_PER_DOCUMENT + 1);
+  const checked = candidates.slice(0, MAX_CERTIFICATES_PER_DOCUMENT);
+  const verified = await Promise.all(
+    checked.map(async ({ tokenId, indexedCid }) => {
+      const verification = await verifyByTokenId(ctx, tokenId);
+      // The chain's CID, not the indexed one, is what the certificate certifies.
+      const reason = verification.onChain
+        ? await whyMetadataDoesNotName(ctx, verification.onChain.cid, documentCid)
+        : "the registry has no such certificate";
+      if (reason === null) return verification;
+      ctx.deps.logger.warn(
+        { documentCid, tokenId, indexedCid, chainCid: verification.onChain?.cid ?? null, reason },
+        "Ignored an indexed certificate that does not certify the document",
+      );
+      return null;
+    }),
+  );
+  const matches = verified.filter((verification) => verification !== null);
+  matches.sort((a, b) => VERDICT_RANK[a.verdict] - VERDICT_RANK[b.verdict] || b.tokenId - a.tokenId);
+  return { matches, truncated: candidates.length > checked.length };
+}
+
+/**
+ * Verification by document: the uploaded file's CID is computed (not stored) and matched against the certificates
+ * whose on-chain metadata names it; with `tokenId`, against that certificate alone. Throws 413/415 for an upload the
+ * store would refuse.
+ */
+export async function verifyDocument(ctx: Context, file: File, tokenId?: number): Promise<DocumentVerification> {
+  const { bytes, contentType } = await readUpload(ctx, file);
+  const documentCid = await computeCid(bytes);
+  const document = {
+    documentCid,
+    documentSha256: createHash("sha256").update(bytes).digest("hex"),
+    size: bytes.length,
+    contentType,
+  };
+  if (tokenId === undefined) {
+    const { matches, truncated } = await certificatesNaming(ctx, documentCid);
+    return { ...document, tokenId: null, verdict: matches[0]?.verdict ?? "unknown", matches, truncated };
+  }
+  const verification = await verifyByTokenId(ctx, tokenId);
+  const named =
+    verification.onChain !== null &&
+    (await whyMetadataDoesNotName(ctx, verification.onChain.cid, documentCid)) === null;
+  return {
+    ...document,
+    tokenId,
+    verdict: !verification.onChain ? "unknown" : named ? verification.verdict : "no_match",
+    matches: named ? [verification] : [],
+    truncated: false,
+  };
+}
+
+/**
+ * `certificates.verifyDocument`: public. A mutation only because tRPC takes `multipart/form-data` (the file) for
+ * mutations alone; it changes nothing.
+ */
+export const verifyDocumentProcedure = publicProcedure
+  .input(formInput(z.object({ document: fileInput, tokenId: chainIdInput.optional() }).strict(), ["tokenId"]))
+  .output(documentVerificationOutput)
+  .mutation(({ ctx, input }) => verifyDocument(ctx, input.document, input.tokenId));
