@@ -1,7 +1,13 @@
 import { type Config, createLogger, type Logger } from "@certchain/common";
 import { type Deployment, readDeployment } from "@certchain/contracts";
 import type { Db } from "@certchain/db";
-import { createRedis, createTxRequestProducer, TX_REQUESTS_QUEUE, type TxRequestJobData } from "@certchain/queue";
+import {
+  createRedis,
+  createTxRequestProducer,
+  TX_REQUESTS_QUEUE,
+  type TxRequestJobData,
+  txStatusChannel,
+} from "@certchain/queue";
 import { type ContentStore, createContentStore } from "@certchain/storage";
 import { Queue } from "bullmq";
 import { createPublicClient, http } from "viem";
@@ -9,6 +15,7 @@ import { privateKeyToAddress } from "viem/accounts";
 import { createBalanceReader } from "./chain/balances.ts";
 import { createHeadReader } from "./chain/head.ts";
 import type { ApiDeps } from "./context.ts";
+import { createTxStatusFeed } from "./tx-status-feed.ts";
 
 export type ApiDepsOptions = {
   /** Registers cleanups (the queue's Redis connection); tests pass their own. */
@@ -26,19 +33,24 @@ export async function createApiDeps(config: Config, db: Db, options: ApiDepsOpti
   const deployment = options.deployment ?? readDeployment(config.chainId, config.deploymentsDir);
   const redis = createRedis(config.redisUrl);
   const queue = new Queue<TxRequestJobData>(TX_REQUESTS_QUEUE, { connection: redis, prefix: config.redisPrefix });
+  const logger = options.logger ?? createLogger(config, "api");
+  const txStatus = createTxStatusFeed({ redis, channel: txStatusChannel(config.redisPrefix), logger });
   options.onClose?.(async () => {
+    await txStatus.close();
     await queue.close();
     redis.disconnect();
   });
   return {
     config,
     db,
-    logger: options.logger ?? createLogger(config, "api"),
+    logger,
     head: createHeadReader(client),
     chain: { client, contracts: deployment.contracts },
     balances: createBalanceReader(client, deployment.contracts.PaymentToken.address),
     producer: createTxRequestProducer({ db, queue }),
     operatorAddress: privateKeyToAddress(config.operatorPrivateKey).toLowerCase() as `0x${string}`,
+    redis,
+    txStatus,
     storage:
       options.storage ??
       (await createContentStore({

@@ -55,7 +55,7 @@ describe("authorization matrix", () => {
   const cases = Object.entries(access).flatMap(([path, entry]) => roles.map((role) => [path, role, entry] as const));
   test.each(cases)("%s as %s", async (path, role, entry) => {
     const headers = await sessionFor(role);
-    const call = entry.kind === "query" ? api.query : api.mutation;
+    const call = entry.kind === "mutation" ? api.mutation : api.query;
     const result = await call(path, entry.input, headers);
     const denied = result.status === 401 || result.status === 403;
     if (allowed(role, entry.level)) {

@@ -19,7 +19,10 @@ export type TestApi = {
   deployment: Deployment;
   /** POSTs JSON to a tRPC mutation and returns the HTTP status and parsed body. */
   mutation(path: string, input?: unknown, headers?: Record<string, string>): Promise<TrpcResult>;
-  /** GETs a tRPC query. */
+  /**
+   * GETs a tRPC query, or a subscription: its SSE stream is read up to the first data or error event, which comes back
+   * as a query's would (`{ result: { data } }` with 200, or `{ error }` with the error's HTTP status), and then closed.
+   */
   query(path: string, input?: unknown, headers?: Record<string, string>): Promise<TrpcResult>;
   close(): Promise<void>;
 };
@@ -55,6 +58,7 @@ export async function createTestApi(): Promise<TestApi> {
   const app = createApp(deps);
   const send = async (request: Request): Promise<TrpcResult> => {
     const response = await app.request(request);
+    if (response.headers.get("content-type")?.startsWith("text/event-stream")) return firstStreamEvent(response);
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
   };
@@ -88,6 +92,32 @@ export async function createTestApi(): Promise<TestApi> {
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** A subscription's first data or error event (tRPC answers every subscription 200 and reports errors in-stream). */
+async function firstStreamEvent(response: Response): Promise<TrpcResult> {
+  const reader = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`subscription stream ended without data or error: ${text}`);
+      text += value;
+      for (const block of text.split("\n\n").slice(0, -1)) {
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (data === undefined || data === "") continue;
+        if (event === "serialized-error") {
+          const error = JSON.parse(data);
+          return { status: error.data.httpStatus, body: { error }, headers: response.headers };
+        }
+        if (event === undefined)
+          return { status: 200, body: { result: { data: JSON.parse(data) } }, headers: response.headers };
+      }
+    }
+  } finally {
+    await reader.cancel();
+  }
+}
 
 async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl);

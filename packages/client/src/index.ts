@@ -1,5 +1,14 @@
 import type { AppRouter } from "@certchain/api";
-import { createTRPCClient, httpBatchLink, type TRPCClient } from "@trpc/client";
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  httpSubscriptionLink,
+  isNonJsonSerializable,
+  splitLink,
+  type TRPCClient,
+} from "@trpc/client";
+import { EventSource } from "eventsource";
 
 export type { AppRouter };
 
@@ -8,33 +17,53 @@ export type ClientOptions = {
   url: string;
   /** A session token from `auth.login` / `auth.register`, sent as `Authorization: Bearer`. May change over time. */
   token?: string | (() => string | undefined);
-  /** A `fetch` to use instead of the global one (tests, custom agents). */
+  /** A `fetch` to use instead of the global one (tests, custom agents); used for subscriptions too. */
   fetch?: typeof fetch;
 };
 
 export type CertchainClient = TRPCClient<AppRouter>;
 
 /**
- * A typed tRPC client for the certchain API: every procedure with its input and output types, batched over HTTP.
+ * A typed tRPC client for the certchain API: every procedure with its input and output types. Queries and mutations
+ * are batched over HTTP, except those given a `FormData` (a document upload), which go alone as multipart;
+ * subscriptions (`tx.onStatus`) stream over server-sent events. All of them carry the bearer token.
  *
  * ```ts
  * const client = createClient({ url: "http://127.0.0.1:3000" });
  * const { token } = await client.auth.login.mutate({ login: "alice", password: "…" });
  * const authed = createClient({ url: "http://127.0.0.1:3000", token });
  * const me = await authed.auth.profile.query();
+ * authed.tx.onStatus.subscribe({ requestId }, { onData: (update) => console.log(update.status) });
  * ```
  */
 export function createClient(options: ClientOptions): CertchainClient {
   const token = typeof options.token === "function" ? options.token : () => options.token as string | undefined;
+  const authorization = (): Record<string, string> => {
+    const current = token();
+    return current ? { authorization: `Bearer ${current}` } : {};
+  };
+  const url = `${options.url.replace(/\/$/, "")}/trpc`;
+  const http = { url, headers: authorization, ...(options.fetch ? { fetch: options.fetch } : {}) };
   return createTRPCClient<AppRouter>({
     links: [
-      httpBatchLink({
-        url: `${options.url.replace(/\/$/, "")}/trpc`,
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-        headers: () => {
-          const current = token();
-          return current ? { authorization: `Bearer ${current}` } : {};
-        },
+      splitLink({
+        condition: (op) => op.type === "subscription",
+        // The `eventsource` package: Node 20 has no EventSource, and a browser's cannot send the Authorization
+        // header. Its fetch runs at every (re)connection, so a changed token is picked up.
+        true: httpSubscriptionLink({
+          url,
+          EventSource,
+          eventSourceOptions: () => ({
+            fetch: (input, init) =>
+              (options.fetch ?? fetch)(input, { ...init, headers: { ...init.headers, ...authorization() } }),
+          }),
+        }),
+        // A batch is one JSON body, so a FormData input travels on its own.
+        false: splitLink({
+          condition: (op) => isNonJsonSerializable(op.input),
+          true: httpLink(http),
+          false: httpBatchLink(http),
+        }),
       }),
     ],
   });

@@ -64,6 +64,13 @@ describe("createClient", () => {
     expect((error as TRPCClientError<AppRouter>).data?.code).toBe("UNAUTHORIZED");
   });
 
+  test("behavior: a FormData input (a document upload) goes as multipart, outside the batch", async () => {
+    const form = new FormData();
+    form.append("document", new File([JSON.stringify({ never: "issued" })], "doc.json", { type: "application/json" }));
+    const checked = await createClient({ url }).certificates.verifyDocument.mutate(form);
+    expect(checked).toMatchObject({ verdict: "unknown", tokenId: null });
+  });
+
   test("behavior: the token can change between calls (a getter)", async () => {
     let current: string | undefined;
     const client = createClient({ url, token: () => current });

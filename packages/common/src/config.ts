@@ -53,6 +53,7 @@ const envSchema = z
     ETH_WS_URL: z.preprocess(emptyAsUndefined, url(["ws:", "wss:"]).optional()),
     CHAIN_ID: z.coerce.number({ error: "must be a chain id" }).int().positive().default(31337),
     API_PORT: port.default(3000),
+    API_PUBLIC_URL: z.preprocess(emptyAsUndefined, url(["http:", "https:"]).optional()),
     INDEXER_PORT: port.default(3001),
     RELAYER_PORT: port.default(3002),
     FINALITY_DEPTH: z.coerce
@@ -125,6 +126,11 @@ export type Config = {
   ethWsUrl: string | undefined;
   chainId: number;
   apiPort: number;
+  /**
+   * The origin (`scheme://host[:port]`) clients reach the API at; `http://localhost:<API_PORT>` when unset. Sign-In
+   * with Ethereum accepts only messages whose domain and URI name it.
+   */
+  apiPublicUrl: string;
   indexerPort: number;
   relayerPort: number;
   /** Blocks behind the head after which the indexer treats a block as final (the reorg window). */
@@ -186,6 +192,7 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
     ethWsUrl: env.ETH_WS_URL,
     chainId: env.CHAIN_ID,
     apiPort: env.API_PORT,
+    apiPublicUrl: new URL(env.API_PUBLIC_URL ?? `http://localhost:${env.API_PORT}`).origin,
     indexerPort: env.INDEXER_PORT,
     relayerPort: env.RELAYER_PORT,
     finalityDepth: env.FINALITY_DEPTH,

@@ -62,6 +62,13 @@ describe("loadConfig", () => {
     expect(config.masterKeyIsDevelopmentDefault).toBe(false);
   });
 
+  test("behavior: the API's public origin follows API_PORT by default and drops any path", () => {
+    expect(loadConfig({ API_PORT: "8080" }).apiPublicUrl).toBe("http://localhost:8080");
+    expect(loadConfig({ API_PUBLIC_URL: "https://API.example.org/trpc/" }).apiPublicUrl).toBe(
+      "https://api.example.org",
+    );
+  });
+
   test("behavior: an empty optional variable counts as unset", () => {
     expect(loadConfig({ ETH_WS_URL: "", MASTER_KEY: "" }).ethWsUrl).toBeUndefined();
   });
@@ -73,6 +80,7 @@ describe("loadConfig", () => {
     ["ETH_NODE_URL", "ws://127.0.0.1:8545", "ETH_NODE_URL must be a http:// or https:// URL"],
     ["ETH_WS_URL", "http://127.0.0.1:8545", "ETH_WS_URL must be a ws:// or wss:// URL"],
     ["API_PORT", "eighty", "API_PORT must be a port number"],
+    ["API_PUBLIC_URL", "api.example.org", "API_PUBLIC_URL must be a http:// or https:// URL"],
     ["INDEXER_PORT", "70000", "INDEXER_PORT must be between 1 and 65535"],
     ["FINALITY_DEPTH", "0", "FINALITY_DEPTH must be at least 1 block"],
     ["CHAIN_ID", "-1", "CHAIN_ID"],

@@ -3,54 +3,13 @@ import { generateCustodialWallet } from "@certchain/queue";
 import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
 import { eq, or } from "drizzle-orm";
 import { z } from "zod";
-import { expiredSessionCookie, sessionCookie } from "../auth/credentials.ts";
+import { expiredSessionCookie } from "../auth/credentials.ts";
 import { email, password, username } from "../auth/fields.ts";
 import { hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from "../auth/passwords.ts";
-import {
-  createSession,
-  invalidateAllSessions,
-  invalidateSession,
-  type SessionUser,
-  sessionUserColumns,
-} from "../auth/sessions.ts";
-import type { Context } from "../context.ts";
+import { profileOutput, sessionOutput, startSession, toProfile } from "../auth/session-response.ts";
+import { invalidateAllSessions, invalidateSession, sessionUserColumns } from "../auth/sessions.ts";
 import { protectedProcedure, publicProcedure } from "../trpc.ts";
-
-export const profileOutput = z.object({
-  id: z.number(),
-  username: z.string(),
-  email: z.string(),
-  role: z.enum(["user", "issuer", "admin"]),
-  walletAddress: z.string().nullable(),
-  externalAddress: z.string().nullable(),
-  createdAt: z.string().nullable(),
-});
-
-const sessionOutput = z.object({
-  user: profileOutput,
-  /** For `Authorization: Bearer` clients; browsers get the same token as an HttpOnly cookie. */
-  token: z.string(),
-  expiresAt: z.string(),
-});
-
-/** The public view of a user: an explicit pick, so a hash or key column can never leak by being added. */
-function toProfile(user: SessionUser): z.infer<typeof profileOutput> {
-  return {
-    id: user.id,
-    username: user.username,
-    email: user.email,
-    role: user.role,
-    walletAddress: user.walletAddress,
-    externalAddress: user.externalAddress,
-    createdAt: user.createdAt?.toISOString() ?? null,
-  };
-}
-
-async function startSession(ctx: Context, user: SessionUser): Promise<z.infer<typeof sessionOutput>> {
-  const { token, expiresAt } = await createSession(ctx.deps.db, user.id, ctx.meta);
-  ctx.resHeaders.append("set-cookie", sessionCookie(token, expiresAt));
-  return { user: toProfile(user), token, expiresAt: expiresAt.toISOString() };
-}
+import { siweProcedures } from "./siwe.ts";
 
 export const authRouter = {
   register: publicProcedure
@@ -133,4 +92,6 @@ export const authRouter = {
   }),
 
   profile: protectedProcedure.output(profileOutput).query(({ ctx }) => toProfile(ctx.user)),
+
+  ...siweProcedures,
 } satisfies TRPCRouterRecord;
