@@ -77,6 +77,9 @@ async function ensureChain(
     ...["--host", "127.0.0.1", "--port", port, "--chain-id", String(config.chainId)],
     // Load the previous run's chain and save it every few seconds and on exit.
     ...["--state", anvilStatePath(config.chainId), "--state-interval", "5"],
+    // Transactions are mined at once, and an empty block follows every second, as on a real chain, so requests
+    // reach FINALITY_DEPTH confirmations (`confirmed`) without anyone sending more transactions.
+    ...["--block-time", "1", "--mixed-mining"],
   ]);
   const deadline = Date.now() + CHAIN_START_TIMEOUT_MS;
   while ((await chainIdAt(config.ethNodeUrl)) === null) {

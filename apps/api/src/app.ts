@@ -1,13 +1,17 @@
 import { describeMysqlError } from "@certchain/db";
+import { formatBytes } from "@certchain/storage";
 import { trpcServer } from "@hono/trpc-server";
 import { sql } from "drizzle-orm";
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { type ApiDeps, createRequestContext } from "./context.ts";
 import { clientIp } from "./http/client-ip.ts";
+import { createDocsRoutes } from "./http/docs.ts";
 import { createGatewayRoutes } from "./http/gateway.ts";
 import { loggableError } from "./http/log-error.ts";
+import { createApiMetrics } from "./http/metrics.ts";
+import { createOpenApiRoutes } from "./http/openapi.ts";
 import { createRestRoutes } from "./http/rest.ts";
 import { rejectCrossSiteCookieWrites } from "./http/security.ts";
 import { createVerifyPages } from "./http/verify-pages.tsx";
@@ -15,6 +19,19 @@ import { appRouter } from "./root.ts";
 
 /** JSON bodies of tRPC and REST calls; document uploads have their own, larger limit. */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
+/** Room for a form's other fields and its multipart framing beside the file (a description may be 10,000 chars). */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+/**
+ * Paths that take a document upload, so their bodies may be `UPLOAD_MAX_BYTES` plus the overhead; a file over the
+ * limit that fits is still refused (413) by `readUpload`, with its size. Exact paths only: a tRPC batch never carries a
+ * file and keeps the JSON limit. `/verify/document` applies the same limit itself, to answer with the page.
+ */
+const UPLOAD_PATHS = new Set([
+  "/trpc/certificates.create",
+  "/trpc/certificates.verifyDocument",
+  "/api/certificates/create",
+  "/api/certificates/verify-document",
+]);
 /** Calls per tRPC batch request: batching must not multiply what one request may cost. */
 const MAX_BATCH_SIZE = 10;
 
@@ -29,47 +46,74 @@ const tooLarge = bodyLimit({
 
 /**
  * The API as a Hono app, separate from any socket: `main.ts` serves it, tests call `app.request()`.
- * tRPC at `/trpc`, the seed's REST paths at `/api`, and the probes.
+ * tRPC at `/trpc`, the seed's REST paths at `/api` (described by `/api/openapi.json` and the `/docs` page), and the
+ * probes.
  */
 export function createApp(deps: ApiDeps) {
-  return new Hono()
-    .onError((error, c) => {
-      deps.logger.error({ err: loggableError(error), method: c.req.method, path: c.req.path }, "Request failed");
-      return c.json({ error: { code: "INTERNAL_SERVER_ERROR", message: "Internal server error" } }, 500);
-    })
-    .notFound((c) =>
-      c.json({ error: { code: "NOT_FOUND", message: `No route for ${c.req.method} ${c.req.path}` } }, 404),
-    )
-    .use(secureHeaders())
-    .use(rejectCrossSiteCookieWrites())
-    .get("/healthz", (c) => c.json({ status: "ok" }))
-    .get("/readyz", async (c) => {
-      try {
-        await deps.db.execute(sql`SELECT 1`);
-        return c.json({ status: "ready" });
-      } catch (error) {
-        const reason = describeMysqlError(error, deps.config.databaseUrl) ?? "the database did not answer";
-        return c.json({ status: "unavailable", reason }, 503);
-      }
-    })
-    .use("/trpc/*", tooLarge)
-    .use("/api/*", tooLarge)
-    .use(
-      "/trpc/*",
-      trpcServer({
-        endpoint: "/trpc",
-        maxBatchSize: MAX_BATCH_SIZE,
-        router: appRouter,
-        createContext: (opts, c) =>
-          createRequestContext(deps, { headers: opts.req.headers, ip: clientIp(c) }, opts.resHeaders),
-        onError: ({ error, path }) => {
-          // Client errors are the client's business; only our own failures are logged.
-          if (error.code === "INTERNAL_SERVER_ERROR")
-            deps.logger.error({ err: loggableError(error.cause ?? error), path }, "Procedure failed");
+  const maxUploadBodyBytes = deps.config.uploadMaxBytes + MULTIPART_OVERHEAD_BYTES;
+  const uploadTooLarge = bodyLimit({
+    maxSize: maxUploadBodyBytes,
+    onError: (c) =>
+      c.json(
+        {
+          error: {
+            code: "PAYLOAD_TOO_LARGE",
+            message: `Documents are limited to ${formatBytes(deps.config.uploadMaxBytes)}`,
+          },
         },
-      }),
-    )
-    .route("/api", createRestRoutes(deps))
-    .route("/ipfs", createGatewayRoutes(deps.storage))
-    .route("/verify", createVerifyPages(deps));
+        413,
+      ),
+  });
+  const bodyLimitByPath: MiddlewareHandler = (c, next) =>
+    (UPLOAD_PATHS.has(c.req.path) ? uploadTooLarge : tooLarge)(c, next);
+  const metrics = createApiMetrics();
+  return (
+    new Hono()
+      .onError((error, c) => {
+        deps.logger.error({ err: loggableError(error), method: c.req.method, path: c.req.path }, "Request failed");
+        return c.json({ error: { code: "INTERNAL_SERVER_ERROR", message: "Internal server error" } }, 500);
+      })
+      .notFound((c) =>
+        c.json({ error: { code: "NOT_FOUND", message: `No route for ${c.req.method} ${c.req.path}` } }, 404),
+      )
+      .use(metrics.middleware)
+      .use(secureHeaders())
+      .use(rejectCrossSiteCookieWrites())
+      .get("/healthz", (c) => c.json({ status: "ok" }))
+      // For the operators' Prometheus; a public deployment keeps it off the proxy (docs/deploy.md).
+      .get("/metrics", async (c) =>
+        c.text(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),
+      )
+      .get("/readyz", async (c) => {
+        try {
+          await deps.db.execute(sql`SELECT 1`);
+          return c.json({ status: "ready" });
+        } catch (error) {
+          const reason = describeMysqlError(error, deps.config.databaseUrl) ?? "the database did not answer";
+          return c.json({ status: "unavailable", reason }, 503);
+        }
+      })
+      .use("/trpc/*", bodyLimitByPath)
+      .use("/api/*", bodyLimitByPath)
+      .use(
+        "/trpc/*",
+        trpcServer({
+          endpoint: "/trpc",
+          maxBatchSize: MAX_BATCH_SIZE,
+          router: appRouter,
+          createContext: (opts, c) =>
+            createRequestContext(deps, { headers: opts.req.headers, ip: clientIp(c) }, opts.resHeaders),
+          onError: ({ error, path }) => {
+            // Client errors are the client's business; only our own failures are logged.
+            if (error.code === "INTERNAL_SERVER_ERROR")
+              deps.logger.error({ err: loggableError(error.cause ?? error), path }, "Procedure failed");
+          },
+        }),
+      )
+      .route("/api", createRestRoutes(deps))
+      .route("/api", createOpenApiRoutes())
+      .route("/docs", createDocsRoutes())
+      .route("/ipfs", createGatewayRoutes(deps.storage))
+      .route("/verify", createVerifyPages(deps, { maxUploadBodyBytes }))
+  );
 }

@@ -3,11 +3,13 @@ import type { Deployment } from "@certchain/contracts";
 import type { Db } from "@certchain/db";
 import type { TxRequestProducer } from "@certchain/queue";
 import type { ContentStore } from "@certchain/storage";
+import type { Redis } from "ioredis";
 import type { PublicClient } from "viem";
 import { expiredSessionCookie, readSessionCredentials, sessionCookie } from "./auth/credentials.ts";
 import { type ValidatedSession, validateSessionToken } from "./auth/sessions.ts";
 import type { BalanceReader } from "./chain/balances.ts";
 import type { HeadReader } from "./chain/head.ts";
+import type { TxStatusFeed } from "./tx-status-feed.ts";
 
 /** Everything the API's procedures use, built once by `main.ts` (or by a test) and passed down. */
 export type ApiDeps = {
@@ -25,11 +27,17 @@ export type ApiDeps = {
   balances: BalanceReader;
   /** The platform operator's wallet: holds the registry's admin role, signs admin actions. */
   operatorAddress: `0x${string}`;
+  /** The API's Redis connection (the queue's): short-lived keys such as sign-in nonces, under `config.redisPrefix`. */
+  redis: Redis;
+  /** Status changes the relayer publishes, fanned out to `tx.onStatus` streams. */
+  txStatus: TxStatusFeed;
 };
 
 export type RequestMeta = {
   ip: string | undefined;
   userAgent: string | undefined;
+  /** The `Idempotency-Key` header, for mutations whose input leaves the key out. */
+  idempotencyKey: string | undefined;
 };
 
 export type Context = {
@@ -51,7 +59,11 @@ export function createContextInner(
   return {
     deps,
     session: options.session ?? null,
-    meta: { ip: options.meta?.ip, userAgent: options.meta?.userAgent },
+    meta: {
+      ip: options.meta?.ip,
+      userAgent: options.meta?.userAgent,
+      idempotencyKey: options.meta?.idempotencyKey,
+    },
     resHeaders: options.resHeaders ?? new Headers(),
   };
 }
@@ -73,7 +85,11 @@ export async function createRequestContext(
   }
   return createContextInner(deps, {
     session,
-    meta: { ip: request.ip, userAgent: request.headers.get("user-agent") ?? undefined },
+    meta: {
+      ip: request.ip,
+      userAgent: request.headers.get("user-agent") ?? undefined,
+      idempotencyKey: request.headers.get("idempotency-key") ?? undefined,
+    },
     resHeaders,
   });
 }

@@ -19,3 +19,15 @@ export const amountOutput = z.string().regex(/^\d+$/);
 
 export const isoDate = z.string();
 export const toIso = (date: Date | null | undefined): string | null => date?.toISOString() ?? null;
+
+const MAX_UINT256 = 2n ** 256n - 1n;
+
+/** An amount in base units (wei, or the token's smallest unit) as a decimal string: JSON numbers cannot hold it. */
+export const amountInput = z
+  .string({ error: "must be a decimal string of base units (wei)" })
+  .regex(/^(0|[1-9]\d{0,77})$/, "must be a whole number of base units (wei) written as a decimal string")
+  .refine((value) => BigInt(value) > 0n, "must be greater than 0")
+  .refine((value) => BigInt(value) <= MAX_UINT256, "is larger than a uint256");
+
+/** What a price or transfer is paid in: ETH, or the platform's ERC-20 payment token. */
+export const currencyInput = z.enum(["eth", "token"], { error: "must be 'eth' or 'token'" });

@@ -6,16 +6,29 @@ import type { Context } from "./context.ts";
  * tRPC is initialised here once; this file exports only the procedure builders the API allows. Each builder narrows
  * `ctx` so a procedure's code can rely on what its builder checked.
  */
+/** A failed input check in one line, each problem named by its field: `price: must be greater than 0; …`. */
+export function describeInputError(error: ZodError): string {
+  return error.issues.map((issue) => `${issue.path.join(".") || "input"}: ${issue.message}`).join("; ");
+}
+
 const t = initTRPC.context<Context>().create({
   // Never ship stack traces to clients, whatever the environment.
   isDev: false,
+  // Subscriptions (SSE): a ping every 10 s lets a proxy keep the stream open and lets us notice a client that vanished
+  // without closing (the write fails, the stream ends); a client that hears nothing for 25 s reconnects.
+  sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 25_000 } },
   errorFormatter({ shape, error }) {
     // An internal error's message is its cause's (a SQL statement with its parameters, an RPC URL with its key):
     // clients get a fixed sentence, the details go to the error log.
     if (error.code === "INTERNAL_SERVER_ERROR") return { ...shape, message: "Internal server error" };
-    const fieldErrors =
-      error.code === "BAD_REQUEST" && error.cause instanceof ZodError ? z.flattenError(error.cause) : null;
-    return { ...shape, data: { ...shape.data, fieldErrors } };
+    if (error.code === "BAD_REQUEST" && error.cause instanceof ZodError) {
+      return {
+        ...shape,
+        message: describeInputError(error.cause),
+        data: { ...shape.data, fieldErrors: z.flattenError(error.cause) },
+      };
+    }
+    return { ...shape, data: { ...shape.data, fieldErrors: null } };
   },
 });
 

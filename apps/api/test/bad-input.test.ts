@@ -42,7 +42,12 @@ const wholeInputs: unknown[] = [
 
 function objectKeys(schema: unknown): string[] {
   let current = schema as z.ZodType;
-  while (current instanceof z.ZodDefault || current instanceof z.ZodOptional) current = current.unwrap() as z.ZodType;
+  for (;;) {
+    if (current instanceof z.ZodDefault || current instanceof z.ZodOptional) current = current.unwrap() as z.ZodType;
+    // Inputs that also take multipart forms are a preprocess piped into the object schema.
+    else if (current instanceof z.ZodPipe) current = current.out as z.ZodType;
+    else break;
+  }
   return current instanceof z.ZodObject ? Object.keys(current.shape) : [];
 }
 

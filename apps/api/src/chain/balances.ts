@@ -7,17 +7,20 @@ const BALANCE_TTL_MS = 2_000;
 export type Balances = { eth: bigint; paymentToken: bigint };
 
 export type BalanceReader = {
-  /** ETH and payment-token balances of `address`, read from the chain (not the index), briefly cached. */
-  of(address: Address): Promise<Balances>;
+  /**
+   * ETH and payment-token balances of `address`, read from the chain (not the index), briefly cached. Checks before a
+   * spend pass `fresh`, so a deposit made a second ago counts.
+   */
+  of(address: Address, options?: { fresh?: boolean }): Promise<Balances>;
 };
 
 export function createBalanceReader(client: PublicClient, paymentToken: Address): BalanceReader {
   const cache = new Map<string, { at: number; value: Promise<Balances> }>();
   return {
-    of(address) {
+    of(address, options) {
       const now = Date.now();
       const cached = cache.get(address);
-      if (cached && now - cached.at <= BALANCE_TTL_MS) return cached.value;
+      if (cached && now - cached.at <= BALANCE_TTL_MS && !options?.fresh) return cached.value;
       const value = Promise.all([
         client.getBalance({ address }),
         client.readContract({

@@ -1,16 +1,134 @@
-import { TRPCError } from "@trpc/server";
+import { type inferRouterInputs, TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { Hono, type Context as HonoContext } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError, z } from "zod";
 import { type ApiDeps, createRequestContext } from "../context.ts";
-import { appRouter } from "../root.ts";
-import { createCallerFactory } from "../trpc.ts";
+import { type AppRouter, appRouter } from "../root.ts";
+import { createCallerFactory, describeInputError } from "../trpc.ts";
 import { clientIp } from "./client-ip.ts";
 import { loggableError } from "./log-error.ts";
 
 const createCaller = createCallerFactory(appRouter);
-type Caller = ReturnType<typeof createCaller>;
+
+type Inputs = inferRouterInputs<AppRouter>;
+/** A procedure by its dotted path in `AppRouter` (`certificates.get`). */
+export type ProcedurePath = { [R in keyof Inputs & string]: `${R}.${keyof Inputs[R] & string}` }[keyof Inputs & string];
+
+/**
+ * Where a route's input comes from: a JSON body, the query string, nothing, or a body that is either JSON or
+ * `multipart/form-data` (document uploads; the procedure takes the `FormData` as tRPC clients send it).
+ */
+export type InputSource = "json" | "query" | "none" | "form";
+
+export type RestRoute = {
+  method: "get" | "post" | "put" | "delete";
+  /** Under `/api`, in Hono's syntax (`/certificates/:id`). */
+  path: string;
+  /** The procedure that answers: both surfaces share validation, authorization and output shapes. */
+  procedure: ProcedurePath;
+  input: InputSource;
+  /** Path parameters and the input field each one fills; their values are whole numbers. */
+  params?: Record<string, string>;
+  /** Query parameters that are numbers (everything in a query string arrives as text). */
+  numeric?: readonly string[];
+  summary: string;
+};
+
+/**
+ * The seed's REST paths (`../shared/mission`), each answered by the tRPC procedure of the same name. The OpenAPI
+ * document is generated from this table and the procedures' zod schemas, so the two cannot drift.
+ */
+export const restRoutes: readonly RestRoute[] = [
+  { method: "post", path: "/auth/register", procedure: "auth.register", input: "json", summary: "Create an account" },
+  { method: "post", path: "/auth/login", procedure: "auth.login", input: "json", summary: "Sign in" },
+  { method: "post", path: "/auth/logout", procedure: "auth.logout", input: "none", summary: "End this session" },
+  { method: "get", path: "/auth/profile", procedure: "auth.profile", input: "none", summary: "The signed-in user" },
+  {
+    method: "post",
+    path: "/certificates/create",
+    procedure: "certificates.create",
+    input: "form",
+    summary: "Issue a certificate (issuers; multipart with a document, or JSON for metadata only)",
+  },
+  {
+    method: "post",
+    path: "/certificates/verify-document",
+    procedure: "certificates.verifyDocument",
+    input: "form",
+    summary: "Check a document against the certificates that name it (multipart upload)",
+  },
+  // `list` before `:id`, so "list" is never read as an id.
+  {
+    method: "get",
+    path: "/certificates/list",
+    procedure: "certificates.list",
+    input: "query",
+    numeric: ["limit"],
+    summary: "Certificates, newest first",
+  },
+  {
+    method: "get",
+    path: "/certificates/:id",
+    procedure: "certificates.get",
+    input: "none",
+    params: { id: "tokenId" },
+    summary: "One certificate by token id",
+  },
+  {
+    method: "put",
+    path: "/certificates/:id/invalidate",
+    procedure: "certificates.invalidate",
+    input: "json",
+    params: { id: "tokenId" },
+    summary: "Revoke a certificate (its issuer or an admin)",
+  },
+  {
+    method: "post",
+    path: "/market/list",
+    procedure: "market.list",
+    input: "json",
+    summary: "Offer one of your certificates for sale",
+  },
+  {
+    method: "get",
+    path: "/market/listings",
+    procedure: "market.listings",
+    input: "query",
+    numeric: ["limit", "tokenId"],
+    summary: "Listings, filtered and sorted",
+  },
+  { method: "post", path: "/market/buy", procedure: "market.buy", input: "json", summary: "Buy a listing" },
+  {
+    method: "delete",
+    path: "/market/cancel",
+    procedure: "market.cancel",
+    input: "json",
+    summary: "Withdraw a listing",
+  },
+  {
+    method: "get",
+    path: "/account/balance",
+    procedure: "account.balance",
+    input: "none",
+    summary: "ETH and payment-token balances of your wallet",
+  },
+  {
+    method: "post",
+    path: "/account/transfer",
+    procedure: "account.transfer",
+    input: "json",
+    summary: "Send ETH or payment tokens to an address or a user",
+  },
+  {
+    method: "get",
+    path: "/account/transactions",
+    procedure: "account.transactions",
+    input: "query",
+    numeric: ["limit"],
+    summary: "Your transactions, newest first",
+  },
+];
 
 /** Problems with the request itself (not its fields), with the status to answer. */
 class RequestBodyError extends Error {
@@ -22,81 +140,70 @@ class RequestBodyError extends Error {
   }
 }
 
+const isJson = (c: HonoContext) => /^application\/json\b/i.test(c.req.header("content-type") ?? "");
+const isMultipart = (c: HonoContext) => /^multipart\/form-data\b/i.test(c.req.header("content-type") ?? "");
+
 /**
  * The JSON body. Other content types are refused: a cross-site HTML form can post `text/plain` that happens to
  * parse as JSON without a CORS preflight, and must not be able to sign a victim into an attacker's account.
  */
-async function jsonBody(c: HonoContext): Promise<unknown> {
+async function jsonBody(c: HonoContext): Promise<Record<string, unknown>> {
   const text = await c.req.text();
   if (text.trim() === "") return {};
-  if (!/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
-    throw new RequestBodyError("Request bodies must be sent as application/json", 415);
-  }
+  if (!isJson(c)) throw new RequestBodyError("Request bodies must be sent as application/json", 415);
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
     throw new RequestBodyError("The request body must be JSON", 400);
   }
-}
-
-/**
- * Query-string input: every parameter is a string, so those named in `numeric` are turned into numbers when they look
- * like one (anything else is passed through for the procedure's schema to reject with a clear message).
- */
-function queryInput(c: HonoContext, numeric: readonly string[] = []): Record<string, unknown> {
-  const input: Record<string, unknown> = { ...c.req.query() };
-  for (const name of numeric) {
-    const value = input[name];
-    if (typeof value === "string" && /^-?\d+$/.test(value)) input[name] = Number(value);
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new RequestBodyError("The request body must be a JSON object", 400);
   }
-  return input;
+  return body as Record<string, unknown>;
 }
 
-const pathId = (c: HonoContext) =>
-  /^\d+$/.test(c.req.param("id") ?? "") ? Number(c.req.param("id")) : c.req.param("id");
+async function formBody(c: HonoContext): Promise<FormData> {
+  try {
+    return await c.req.formData();
+  } catch {
+    throw new RequestBodyError("The multipart body could not be read", 400);
+  }
+}
 
-type RestRoute = {
-  method: "get" | "post" | "put" | "delete";
-  path: string;
-  /** Reads the input from the request and calls the matching procedure. */
-  call(caller: Caller, c: HonoContext): Promise<unknown>;
-};
+/** Whole numbers in text (path and query parameters) become numbers; anything else is left for the schema to refuse. */
+const numberOrText = (value: string): number | string => (/^-?\d{1,16}$/.test(value) ? Number(value) : value);
 
-/**
- * The seed's REST paths, each answered by the tRPC procedure of the same name, so both surfaces share validation,
- * authorization and output shapes. Inputs come from the JSON body (POST, PUT, DELETE) or the query string (GET).
- */
-const routes: RestRoute[] = [
-  {
-    method: "post",
-    path: "/auth/register",
-    call: async (caller, c) => caller.auth.register((await jsonBody(c)) as never),
-  },
-  { method: "post", path: "/auth/login", call: async (caller, c) => caller.auth.login((await jsonBody(c)) as never) },
-  { method: "post", path: "/auth/logout", call: (caller) => caller.auth.logout() },
-  { method: "get", path: "/auth/profile", call: (caller) => caller.auth.profile() },
-  // `list` before `:id`, so "list" is never read as an id.
-  {
-    method: "get",
-    path: "/certificates/list",
-    call: (caller, c) => caller.certificates.list(queryInput(c, ["limit"]) as never),
-  },
-  {
-    method: "get",
-    path: "/certificates/:id",
-    call: (caller, c) => caller.certificates.get({ tokenId: pathId(c) } as never),
-  },
-  {
-    method: "get",
-    path: "/market/listings",
-    call: (caller, c) => caller.market.listings(queryInput(c, ["limit", "tokenId"]) as never),
-  },
-  {
-    method: "get",
-    path: "/account/transactions",
-    call: (caller, c) => caller.account.transactions(queryInput(c, ["limit"]) as never),
-  },
-];
+async function readInput(route: RestRoute, c: HonoContext): Promise<unknown> {
+  const fromPath: Record<string, unknown> = {};
+  for (const [param, field] of Object.entries(route.params ?? {}))
+    fromPath[field] = numberOrText(c.req.param(param) ?? "");
+
+  switch (route.input) {
+    case "none":
+      return route.params ? fromPath : undefined;
+    case "query": {
+      const input: Record<string, unknown> = { ...c.req.query(), ...fromPath };
+      for (const name of route.numeric ?? []) {
+        const value = input[name];
+        if (typeof value === "string") input[name] = numberOrText(value);
+      }
+      return input;
+    }
+    case "json":
+      return { ...(await jsonBody(c)), ...fromPath };
+    case "form":
+      if (!isMultipart(c)) return { ...(await jsonBody(c)), ...fromPath };
+      if (route.params) throw new Error(`${route.path}: path parameters are not merged into multipart bodies`);
+      return formBody(c);
+  }
+}
+
+/** Calls the procedure at a dotted path on a caller (`caller.certificates.get(input)`). */
+function callProcedure(caller: unknown, path: ProcedurePath, input: unknown): Promise<unknown> {
+  const procedure = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller);
+  return (procedure as (input: unknown) => Promise<unknown>)(input);
+}
 
 function errorResponse(c: HonoContext, error: unknown, deps: ApiDeps): Response {
   if (error instanceof RequestBodyError) {
@@ -109,24 +216,25 @@ function errorResponse(c: HonoContext, error: unknown, deps: ApiDeps): Response 
       deps.logger.error({ err: loggableError(error.cause ?? error), path: c.req.path }, "REST request failed");
       return c.json({ error: { code: error.code, message: "Internal server error" } }, 500);
     }
-    const fieldErrors = error.cause instanceof ZodError ? z.flattenError(error.cause) : undefined;
-    return c.json(
-      { error: { code: error.code, message: error.message, ...(fieldErrors ? { fieldErrors } : {}) } },
-      status,
-    );
+    if (error.cause instanceof ZodError) {
+      const message = describeInputError(error.cause);
+      return c.json({ error: { code: error.code, message, fieldErrors: z.flattenError(error.cause) } }, status);
+    }
+    return c.json({ error: { code: error.code, message: error.message } }, status);
   }
   throw error;
 }
 
 export function createRestRoutes(deps: ApiDeps): Hono {
   const rest = new Hono();
-  for (const route of routes) {
+  for (const route of restRoutes) {
     rest[route.method](route.path, async (c) => {
       const resHeaders = new Headers();
       const ctx = await createRequestContext(deps, { headers: c.req.raw.headers, ip: clientIp(c) }, resHeaders);
       let response: Response;
       try {
-        response = c.json((await route.call(createCaller(ctx), c)) ?? null);
+        const output = await callProcedure(createCaller(ctx), route.procedure, await readInput(route, c));
+        response = c.json(output ?? null);
       } catch (error) {
         response = errorResponse(c, error, deps);
       }

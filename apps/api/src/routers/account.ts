@@ -1,10 +1,13 @@
-import { type Transaction, transactionKinds, transactionStatuses, transactions } from "@certchain/db";
-import type { TRPCRouterRecord } from "@trpc/server";
+import { type Transaction, transactionKinds, transactionStatuses, transactions, users } from "@certchain/db";
+import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
 import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
+import { isAddress } from "viem";
 import { z } from "zod";
+import { username } from "../auth/fields.ts";
+import type { Context } from "../context.ts";
 import { cursorInput, DEFAULT_PAGE_SIZE, decodeCursor, pageOutput, pageSize, toPage } from "../pagination.ts";
-import { walletOf } from "../requests.ts";
-import { amountOutput, isoDate, toIso } from "../schemas.ts";
+import { idempotencyKey, requestOutput, submit, walletOf } from "../requests.ts";
+import { addressInput, amountInput, amountOutput, currencyInput, isoDate, toIso } from "../schemas.ts";
 import { protectedProcedure } from "../trpc.ts";
 
 export const transactionOutput = z.object({
@@ -42,7 +45,55 @@ function toTransactionOutput(row: Transaction): z.infer<typeof transactionOutput
   };
 }
 
+/** A recipient: an address (0x…), or a username whose custodial wallet receives. */
+const recipientInput = z
+  .string({ error: "must be an address or a username" })
+  .trim()
+  .min(1, "is required")
+  .max(64, "must be an address or a username")
+  // Anything starting with 0x is meant as an address, and must be a whole one.
+  .pipe(z.union([addressInput, username], { error: "must be an address (0x + 40 hex digits) or a username" }))
+  .refine((to) => !/^0x/i.test(to) || isAddress(to, { strict: false }), "must be an address (0x + 40 hex digits)");
+
+async function recipientAddress(ctx: Context, to: string): Promise<`0x${string}`> {
+  if (isAddress(to, { strict: false })) return to.toLowerCase() as `0x${string}`;
+  const [user] = await ctx.deps.db
+    .select({ walletAddress: users.walletAddress })
+    .from(users)
+    .where(eq(users.username, to));
+  if (!user?.walletAddress) throw new TRPCError({ code: "NOT_FOUND", message: `No user named ${to}` });
+  return user.walletAddress;
+}
+
 export const accountRouter = {
+  /**
+   * Sends ETH or payment tokens from the caller's wallet to an address or another user. The balance is checked
+   * first, so an impossible transfer is refused at once rather than failing in the relayer.
+   */
+  transfer: protectedProcedure
+    .input(z.object({ to: recipientInput, currency: currencyInput, amount: amountInput, idempotencyKey }).strict())
+    .output(requestOutput)
+    .mutation(async ({ ctx, input }) => {
+      const from = walletOf(ctx.user);
+      const to = await recipientAddress(ctx, input.to);
+      if (to === from) throw new TRPCError({ code: "BAD_REQUEST", message: "Cannot transfer to your own wallet" });
+      const amount = BigInt(input.amount);
+      const balances = await ctx.deps.balances.of(from, { fresh: true });
+      const available = input.currency === "eth" ? balances.eth : balances.paymentToken;
+      if (available < amount) {
+        throw new TRPCError({
+          code: "PRECONDITION_FAILED",
+          message: `Insufficient balance: ${available} base units available, ${amount} asked`,
+        });
+      }
+      return submit(ctx, {
+        kind: input.currency === "eth" ? "eth_transfer" : "token_transfer",
+        payload: { to, amount: input.amount },
+        idempotencyKey: input.idempotencyKey,
+        from,
+      });
+    }),
+
   /** ETH and payment-token balances of the caller's wallet, from the chain (see `createBalanceReader`). */
   balance: protectedProcedure
     .output(

@@ -24,7 +24,6 @@ function changeIssuerRole(grant: boolean) {
       const request = await submit(ctx, {
         kind: grant ? "grant_issuer" : "revoke_issuer",
         payload: { account: user.walletAddress },
-        userId: ctx.user.id,
         idempotencyKey: input.idempotencyKey,
         from: ctx.deps.operatorAddress,
       });

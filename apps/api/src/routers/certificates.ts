@@ -1,12 +1,14 @@
-import { type Certificate, certificates } from "@certchain/db";
+import { type Certificate, certificateDocuments, certificates, txRequests, users } from "@certchain/db";
+import { storeCertificateMetadata } from "@certchain/storage";
 import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
 import { and, desc, eq, lt, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { cursorInput, decodeCursor, pageOutput, pageSize, toPage } from "../pagination.ts";
 import { idempotencyKey, requestOutput, submit, walletOf } from "../requests.ts";
 import { addressInput, chainIdInput, isoDate, toIso } from "../schemas.ts";
-import { protectedProcedure, publicProcedure } from "../trpc.ts";
-import { verifyProcedure } from "./verify.ts";
+import { issuerProcedure, protectedProcedure, publicProcedure } from "../trpc.ts";
+import { type Document, fileInput, formInput, readStoredDocument, readUpload } from "../uploads.ts";
+import { verifyDocumentProcedure, verifyProcedure } from "./verify.ts";
 
 export const certificateOutput = z.object({
   tokenId: z.number(),
@@ -48,7 +50,117 @@ export function toCertificateOutput(row: Certificate, now = new Date()): z.infer
   };
 }
 
+const text = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`);
+
+/**
+ * What an issuer sends to issue a certificate: the recipient (an address or a user id), the words wallets show, an
+ * optional expiry, and the certified document — uploaded (`document`, multipart) or already stored (`documentCid`).
+ */
+const createInput = formInput(
+  z
+    .object({
+      recipient: addressInput.optional(),
+      recipientUserId: z.number().int().positive("must be a user id").optional(),
+      /** Shown in the metadata; defaults to the recipient's username when given by user id. */
+      recipientName: text(200).min(1, "is required").optional(),
+      name: text(200).min(1, "is required"),
+      description: text(10_000).default(""),
+      /** Defaults to the issuer's username. */
+      issuerName: text(200).min(1, "is required").optional(),
+      expiresAt: z.iso
+        .datetime({ offset: true, error: "must be an ISO 8601 date-time such as 2030-06-30T00:00:00Z" })
+        .optional(),
+      document: fileInput.optional(),
+      documentCid: z.string().trim().min(1).max(255, "is too long").optional(),
+      idempotencyKey,
+    })
+    .strict()
+    .refine((input) => (input.recipient === undefined) !== (input.recipientUserId === undefined), {
+      error: "give exactly one of recipient (an address) and recipientUserId",
+      path: ["recipient"],
+    })
+    .refine((input) => (input.document === undefined) !== (input.documentCid === undefined), {
+      error: "give exactly one of document (a file) and documentCid (a stored document)",
+      path: ["document"],
+    })
+    .refine((input) => input.recipientUserId !== undefined || input.recipientName !== undefined, {
+      error: "is required when the recipient is given by address",
+      path: ["recipientName"],
+    }),
+  ["recipientUserId"],
+);
+
 export const certificatesRouter = {
+  /**
+   * Issues a certificate: stores the document and its ERC-721 metadata in the content store, records which metadata
+   * names which document (for verification by document), and queues `issue(to, metadataCid, expiresAt)` from the
+   * issuer's wallet. The token id exists once the transaction is mined; follow `tx.status` / `tx.onStatus`.
+   */
+  create: issuerProcedure
+    .input(createInput)
+    .output(requestOutput.extend({ metadataCid: z.string(), documentCid: z.string() }))
+    .mutation(async ({ ctx, input }) => {
+      const issuerWallet = walletOf(ctx.user);
+      let recipient = { address: input.recipient, name: input.recipientName };
+      if (input.recipientUserId !== undefined) {
+        const [user] = await ctx.deps.db
+          .select({ username: users.username, walletAddress: users.walletAddress })
+          .from(users)
+          .where(eq(users.id, input.recipientUserId));
+        if (!user?.walletAddress) {
+          throw new TRPCError({ code: "NOT_FOUND", message: `No user ${input.recipientUserId} with a wallet` });
+        }
+        recipient = { address: user.walletAddress, name: input.recipientName ?? user.username };
+      }
+      const expiresAt = input.expiresAt === undefined ? null : new Date(input.expiresAt);
+      if (expiresAt && expiresAt.getTime() <= Date.now()) {
+        throw new TRPCError({ code: "BAD_REQUEST", message: "expiresAt must be in the future" });
+      }
+      const document: Document = input.document
+        ? await readUpload(ctx, input.document)
+        : await readStoredDocument(ctx, input.documentCid ?? "");
+
+      const stored = await storeCertificateMetadata(ctx.deps.storage, {
+        name: input.name,
+        description: input.description,
+        issuer: { address: issuerWallet, name: input.issuerName ?? ctx.user.username },
+        recipient: { name: recipient.name ?? "", address: recipient.address },
+        issuedAt: new Date(),
+        expiresAt,
+        document,
+      });
+      await ctx.deps.db
+        .insert(certificateDocuments)
+        .values({
+          documentCid: stored.documentCid,
+          metadataCid: stored.metadataCid,
+          documentSha256: stored.metadata.document_sha256,
+        })
+        .onDuplicateKeyUpdate({ set: { documentCid: stored.documentCid } });
+      const { requestId, created } = await submit(ctx, {
+        kind: "issue",
+        payload: {
+          to: recipient.address ?? "",
+          cid: stored.metadataCid,
+          expiresAt: expiresAt ? String(Math.floor(expiresAt.getTime() / 1000)) : "0",
+        },
+        idempotencyKey: input.idempotencyKey,
+        from: issuerWallet,
+      });
+      if (created) return { requestId, metadataCid: stored.metadataCid, documentCid: stored.documentCid };
+      // A retry: the metadata just built carries a new issue time, so answer with what the first call queued.
+      const [first] = await ctx.deps.db
+        .select({ payload: txRequests.payload })
+        .from(txRequests)
+        .where(eq(txRequests.id, requestId));
+      const metadataCid = String(first?.payload.cid ?? "");
+      const [names] = await ctx.deps.db
+        .select({ documentCid: certificateDocuments.documentCid })
+        .from(certificateDocuments)
+        .where(eq(certificateDocuments.metadataCid, metadataCid));
+      return { requestId, metadataCid, documentCid: names?.documentCid ?? stored.documentCid };
+    }),
+
   /** One certificate as indexed, with how deep its latest change is buried (confirmations). */
   get: publicProcedure
     .input(z.object({ tokenId: chainIdInput }).strict())
@@ -99,6 +211,7 @@ export const certificatesRouter = {
     }),
 
   verify: verifyProcedure,
+  verifyDocument: verifyDocumentProcedure,
 
   /**
    * Revokes a certificate on chain. Open to the certificate's issuer and to admins, as the contract is; anyone else
@@ -131,7 +244,6 @@ export const certificatesRouter = {
       return submit(ctx, {
         kind: "revoke",
         payload: { tokenId: String(input.tokenId), reason: input.reason },
-        userId: ctx.user.id,
         idempotencyKey: input.idempotencyKey,
         from: isIssuer ? walletOf(ctx.user) : ctx.deps.operatorAddress,
       });
