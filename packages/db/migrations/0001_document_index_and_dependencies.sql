@@ -10,6 +10,7 @@ CREATE TABLE `certificate_documents` (
 );
 --> statement-breakpoint
 ALTER TABLE `tx_requests` ADD `depends_on` char(36) CHARACTER SET ascii COLLATE ascii_bin;--> statement-breakpoint
+CREATE INDEX `certificate_documents_metadata_cid_idx` ON `certificate_documents` (`metadata_cid`);--> statement-breakpoint
 ALTER TABLE `tx_requests` ADD CONSTRAINT `tx_requests_depends_on_fk` FOREIGN KEY (`depends_on`) REFERENCES `tx_requests`(`id`) ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX `certificates_ipfs_hash_idx` ON `certificates` (`ipfs_hash`);--> statement-breakpoint
 CREATE INDEX `tx_requests_depends_on_idx` ON `tx_requests` (`depends_on`);

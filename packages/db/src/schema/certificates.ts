@@ -95,6 +95,7 @@ export const certificateDocuments = mysqlTable(
   },
   (t) => [
     unique("certificate_documents_document_metadata_uq").on(t.documentCid, t.metadataCid),
+    index("certificate_documents_metadata_cid_idx").on(t.metadataCid),
     hexDigestCheck("certificate_documents", t.documentSha256, 64),
   ],
 );
