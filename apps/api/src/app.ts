@@ -4,6 +4,7 @@ import { trpcServer } from "@hono/trpc-server";
 import { sql } from "drizzle-orm";
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { type ApiDeps, createRequestContext } from "./context.ts";
 import { clientIp } from "./http/client-ip.ts";
@@ -45,6 +46,22 @@ const tooLarge = bodyLimit({
 });
 
 /**
+ * CORS for the browser origins in CORS_ORIGINS, with cookies; none at all (same-origin only) when the list is empty.
+ * Cookie-authenticated writes from those origins also pass the CSRF check; any other origin is refused.
+ */
+function crossOrigin(origins: readonly string[]): MiddlewareHandler {
+  if (origins.length === 0) return (_c, next) => next();
+  return cors({
+    origin: [...origins],
+    credentials: true,
+    allowMethods: ["GET", "POST", "PUT", "DELETE"],
+    allowHeaders: ["content-type", "authorization", "idempotency-key", "trpc-accept", "x-trpc-source"],
+    exposeHeaders: ["retry-after"],
+    maxAge: 600,
+  });
+}
+
+/**
  * The API as a Hono app, separate from any socket: `main.ts` serves it, tests call `app.request()`.
  * tRPC at `/trpc`, the seed's REST paths at `/api` (described by `/api/openapi.json` and the `/docs` page), and the
  * probes.
@@ -78,7 +95,9 @@ export function createApp(deps: ApiDeps) {
       )
       .use(metrics.middleware)
       .use(secureHeaders())
-      .use(rejectCrossSiteCookieWrites())
+      .use(rejectCrossSiteCookieWrites(deps.config.corsOrigins))
+      .use("/trpc/*", crossOrigin(deps.config.corsOrigins))
+      .use("/api/*", crossOrigin(deps.config.corsOrigins))
       .get("/healthz", (c) => c.json({ status: "ok" }))
       // For the operators' Prometheus; a public deployment keeps it off the proxy (docs/deploy.md).
       .get("/metrics", async (c) =>
@@ -93,6 +112,9 @@ export function createApp(deps: ApiDeps) {
           return c.json({ status: "unavailable", reason }, 503);
         }
       })
+      .use("/trpc/*", deps.limits.requests)
+      .use("/api/*", deps.limits.requests)
+      .use("/verify/*", deps.limits.requests)
       .use("/trpc/*", bodyLimitByPath)
       .use("/api/*", bodyLimitByPath)
       .use(
@@ -102,7 +124,11 @@ export function createApp(deps: ApiDeps) {
           maxBatchSize: MAX_BATCH_SIZE,
           router: appRouter,
           createContext: (opts, c) =>
-            createRequestContext(deps, { headers: opts.req.headers, ip: clientIp(c) }, opts.resHeaders),
+            createRequestContext(
+              deps,
+              { headers: opts.req.headers, ip: clientIp(c, deps.config.trustProxy) },
+              opts.resHeaders,
+            ),
           onError: ({ error, path }) => {
             // Client errors are the client's business; only our own failures are logged.
             if (error.code === "INTERNAL_SERVER_ERROR")

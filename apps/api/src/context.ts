@@ -9,6 +9,7 @@ import { expiredSessionCookie, readSessionCredentials, sessionCookie } from "./a
 import { type ValidatedSession, validateSessionToken } from "./auth/sessions.ts";
 import type { BalanceReader } from "./chain/balances.ts";
 import type { HeadReader } from "./chain/head.ts";
+import type { Limits } from "./http/rate-limit.ts";
 import type { TxStatusFeed } from "./tx-status-feed.ts";
 
 /** Everything the API's procedures use, built once by `main.ts` (or by a test) and passed down. */
@@ -25,6 +26,8 @@ export type ApiDeps = {
   /** Records outgoing transactions and queues them for the relayer; the API never signs anything itself. */
   producer: TxRequestProducer;
   balances: BalanceReader;
+  /** Rate limits and brute-force guards, shared by every API process through Redis. */
+  limits: Limits;
   /** The platform operator's wallet: holds the registry's admin role, signs admin actions. */
   operatorAddress: `0x${string}`;
   /** The API's Redis connection (the queue's): short-lived keys such as sign-in nonces, under `config.redisPrefix`. */

@@ -15,6 +15,7 @@ import { privateKeyToAddress } from "viem/accounts";
 import { createBalanceReader } from "./chain/balances.ts";
 import { createHeadReader } from "./chain/head.ts";
 import type { ApiDeps } from "./context.ts";
+import { createLimits } from "./http/rate-limit.ts";
 import { createTxStatusFeed } from "./tx-status-feed.ts";
 
 export type ApiDepsOptions = {
@@ -35,7 +36,11 @@ export async function createApiDeps(config: Config, db: Db, options: ApiDepsOpti
   const queue = new Queue<TxRequestJobData>(TX_REQUESTS_QUEUE, { connection: redis, prefix: config.redisPrefix });
   const logger = options.logger ?? createLogger(config, "api");
   const txStatus = createTxStatusFeed({ redis, channel: txStatusChannel(config.redisPrefix), logger });
+  const limits = createLimits(config, logger);
+  // Logins fail closed while the limiter's Redis is unreachable; give it a moment to connect before serving.
+  await Promise.race([limits.ready(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
   options.onClose?.(async () => {
+    await limits.close();
     await txStatus.close();
     await queue.close();
     redis.disconnect();
@@ -51,6 +56,7 @@ export async function createApiDeps(config: Config, db: Db, options: ApiDepsOpti
     operatorAddress: privateKeyToAddress(config.operatorPrivateKey).toLowerCase() as `0x${string}`,
     redis,
     txStatus,
+    limits,
     storage:
       options.storage ??
       (await createContentStore({

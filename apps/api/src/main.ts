@@ -1,5 +1,7 @@
 /** `npm run api`: serves the API on API_PORT until SIGINT/SIGTERM, then drains connections and closes the pool. */
-import { createLogger, createShutdown, loadConfig, runMain, UserFacingError } from "@certchain/common";
+import { readFileSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import { type Config, createLogger, createShutdown, loadConfig, runMain, UserFacingError } from "@certchain/common";
 import { createDb, pingDatabase } from "@certchain/db";
 import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
@@ -14,8 +16,8 @@ runMain("api", async () => {
   await pingDatabase(database, config.databaseUrl);
 
   const app = createApp(await createApiDeps(config, database.db, { logger, onClose: (close) => shutdown.add(close) }));
-  const server = await listen(app.fetch, config.apiPort);
-  logger.info({ port: config.apiPort }, "API listening");
+  const server = await listen(app.fetch, config);
+  logger.info({ port: config.apiPort, https: config.tls !== undefined }, "API listening");
   shutdown.add(() => closeServer(server));
   shutdown.trapSignals((signal) => logger.info({ signal }, "Shutting down"));
 });
@@ -23,10 +25,27 @@ runMain("api", async () => {
 /** How long in-flight requests (a large download, say) may take to finish once shutdown starts. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
-/** Starts listening; a port in use or not permitted is one line naming API_PORT, not a stack trace. */
-function listen(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<ServerType> {
+/** The certificate and key for HTTPS, read once; an unreadable file is one line naming its variable. */
+function tlsOptions(tls: NonNullable<Config["tls"]>): { cert: Buffer; key: Buffer } {
+  const read = (path: string, variable: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new UserFacingError(`${variable} ${path} cannot be read (${(error as NodeJS.ErrnoException).code})`);
+    }
+  };
+  return { cert: read(tls.certFile, "TLS_CERT_FILE"), key: read(tls.keyFile, "TLS_KEY_FILE") };
+}
+
+/**
+ * Starts listening, over HTTPS when TLS_CERT_FILE and TLS_KEY_FILE are set (otherwise plain HTTP, for a TLS-terminating
+ * proxy in front: see TRUST_PROXY); a port in use or not permitted is one line naming API_PORT, not a stack trace.
+ */
+function listen(fetch: (request: Request) => Response | Promise<Response>, config: Config): Promise<ServerType> {
+  const port = config.apiPort;
+  const https = config.tls ? { createServer: createHttpsServer, serverOptions: tlsOptions(config.tls) } : {};
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port }, () => resolve(server));
+    const server = serve({ fetch, port, ...https }, () => resolve(server));
     server.once("error", (error: NodeJS.ErrnoException) => {
       const why = error.code === "EADDRINUSE" ? "is already in use" : `cannot be used (${error.code ?? error.message})`;
       reject(new UserFacingError(`port ${port} (API_PORT) ${why}`));

@@ -30,8 +30,12 @@ export type TestApi = {
 // biome-ignore lint/suspicious/noExplicitAny: raw JSON bodies, whose shape each test asserts
 export type TrpcResult = { status: number; body: any; headers: Headers };
 
-/** The API over its own fresh database and anvil, called in-process with `app.request()` (no socket). */
-export async function createTestApi(): Promise<TestApi> {
+/**
+ * The API over its own fresh database and anvil, called in-process with `app.request()` (no socket). `env` overrides configuration; by default the request rate limit is
+ * out of reach, since every in-process request shares one client address (rate-limit.test.ts sets its own
+ * limits).
+ */
+export async function createTestApi(env: Record<string, string> = {}): Promise<TestApi> {
   const [database, anvil] = await Promise.all([createTestDatabase(), startAnvil()]);
   // Each test file queues under its own Redis prefix, removed again in close().
   const redisPrefix = `test-api-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -42,6 +46,10 @@ export async function createTestApi(): Promise<TestApi> {
     DATABASE_URL: database.url,
     ETH_NODE_URL: anvil.rpcUrl,
     LOG_LEVEL: "silent",
+    RATE_LIMIT_PER_MINUTE: "1000000",
+    RATE_LIMIT_REGISTRATIONS_PER_HOUR: "1000000",
+    RATE_LIMIT_NONCES_PER_MINUTE: "1000000",
+    ...env,
   });
   const deployment = await deployContracts({
     rpcUrl: anvil.rpcUrl,

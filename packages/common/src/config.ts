@@ -96,8 +96,39 @@ const envSchema = z
         "must be a comma-separated list of media types",
       )
       .default("application/pdf,image/png,image/jpeg,application/json"),
+    RATE_LIMIT_PER_MINUTE: positiveInt("requests").default(600),
+    RATE_LIMIT_LOGIN_FAILURES: positiveInt("attempts").default(10),
+    RATE_LIMIT_REGISTRATIONS_PER_HOUR: positiveInt("accounts").default(20),
+    RATE_LIMIT_NONCES_PER_MINUTE: positiveInt("nonces").default(30),
+    RATE_LIMIT_WHEN_REDIS_DOWN: z.enum(["open", "closed"], { error: "must be open or closed" }).default("open"),
+    CORS_ORIGINS: z
+      .string()
+      .default("")
+      .refine(
+        (value) =>
+          value === "" ||
+          value.split(",").every((origin) => {
+            try {
+              return new URL(origin).origin === origin;
+            } catch {
+              return false;
+            }
+          }),
+        "must be a comma-separated list of origins such as https://app.example.org (scheme, host, optional port)",
+      ),
+    TRUST_PROXY: z.coerce
+      .number({ error: "must be the number of proxies in front of the API" })
+      .int("must be a whole number of proxies")
+      .min(0, "must be 0 or more")
+      .max(10, "must be at most 10")
+      .default(0),
+    TLS_CERT_FILE: z.preprocess(emptyAsUndefined, z.string().optional()),
+    TLS_KEY_FILE: z.preprocess(emptyAsUndefined, z.string().optional()),
   })
   .superRefine((env, ctx) => {
+    if ((env.TLS_CERT_FILE === undefined) !== (env.TLS_KEY_FILE === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["TLS_KEY_FILE"], message: "and TLS_CERT_FILE must be set together" });
+    }
     if (env.NODE_ENV !== "production") return;
     const requireSecret = (name: "MASTER_KEY" | "OPERATOR_PRIVATE_KEY", publicValue: string) => {
       const value = env[name];
@@ -163,6 +194,22 @@ export type Config = {
   uploadMaxBytes: number;
   /** Media types accepted for documents, checked against the bytes, not the declared type. */
   uploadAllowedTypes: string[];
+  /** API requests per minute per client IP and per session (a tRPC batch counts each call). */
+  rateLimitPerMinute: number;
+  /** Failed logins per account (and ten times as many per IP) in 15 minutes before further attempts wait. */
+  rateLimitLoginFailures: number;
+  /** Accounts created per client IP per hour. */
+  rateLimitRegistrationsPerHour: number;
+  /** Sign-In with Ethereum nonces issued per client IP per minute (each is held in Redis for 5 minutes). */
+  rateLimitNoncesPerMinute: number;
+  /** When Redis cannot be asked: `open` serves requests unlimited, `closed` refuses them. Logins always fail closed. */
+  rateLimitWhenRedisDown: "open" | "closed";
+  /** Browser origins allowed to call the API cross-origin (CORS); none when empty. */
+  corsOrigins: string[];
+  /** Reverse proxies in front of the API whose `X-Forwarded-For` entries are trusted for the client IP; 0 = none. */
+  trustProxy: number;
+  /** With both set, the API serves HTTPS with this certificate and key (PEM files). */
+  tls: { certFile: string; keyFile: string } | undefined;
 };
 
 /** A configuration problem, phrased as one line that names the variable. */
@@ -211,6 +258,14 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
     ipfsApiTimeoutMs: env.IPFS_API_TIMEOUT_MS,
     uploadMaxBytes: env.UPLOAD_MAX_BYTES,
     uploadAllowedTypes: env.UPLOAD_ALLOWED_TYPES.split(","),
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    rateLimitLoginFailures: env.RATE_LIMIT_LOGIN_FAILURES,
+    rateLimitRegistrationsPerHour: env.RATE_LIMIT_REGISTRATIONS_PER_HOUR,
+    rateLimitNoncesPerMinute: env.RATE_LIMIT_NONCES_PER_MINUTE,
+    rateLimitWhenRedisDown: env.RATE_LIMIT_WHEN_REDIS_DOWN,
+    corsOrigins: env.CORS_ORIGINS === "" ? [] : env.CORS_ORIGINS.split(","),
+    trustProxy: env.TRUST_PROXY,
+    tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined,
   };
 }
 

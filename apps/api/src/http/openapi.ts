@@ -138,6 +138,10 @@ const errorCodes = {
   412: ["PRECONDITION_FAILED", "The account cannot do this yet (no wallet, insufficient balance)"],
   413: ["PAYLOAD_TOO_LARGE", "The body is larger than allowed"],
   415: ["UNSUPPORTED_MEDIA_TYPE", "The body is not sent as a content type this path accepts"],
+  429: [
+    "TOO_MANY_REQUESTS",
+    "The client's request budget (or, for sign-in, the account's failed attempts) is spent; `Retry-After` says when to retry",
+  ],
   500: ["INTERNAL_SERVER_ERROR", "An unexpected failure; details are in the server's log, never in the answer"],
 } as const;
 
@@ -176,7 +180,8 @@ const procedureErrors: Partial<Record<ProcedurePath, readonly ErrorStatus[]>> = 
 };
 
 function errorStatusesOf(route: RestRoute, access: Access, takesInput: boolean, chainRequest: boolean): ErrorStatus[] {
-  const statuses = new Set<ErrorStatus>([500, ...(procedureErrors[route.procedure] ?? [])]);
+  // Every /api path is rate limited per client address and session.
+  const statuses = new Set<ErrorStatus>([429, 500, ...(procedureErrors[route.procedure] ?? [])]);
   if (takesInput || chainRequest) statuses.add(400);
   if (access !== "public") statuses.add(401);
   // Role checks, object-level checks, and the cross-site check on cookie-borne writes.

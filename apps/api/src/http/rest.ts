@@ -230,7 +230,11 @@ export function createRestRoutes(deps: ApiDeps): Hono {
   for (const route of restRoutes) {
     rest[route.method](route.path, async (c) => {
       const resHeaders = new Headers();
-      const ctx = await createRequestContext(deps, { headers: c.req.raw.headers, ip: clientIp(c) }, resHeaders);
+      const ctx = await createRequestContext(
+        deps,
+        { headers: c.req.raw.headers, ip: clientIp(c, deps.config.trustProxy) },
+        resHeaders,
+      );
       let response: Response;
       try {
         const output = await callProcedure(createCaller(ctx), route.procedure, await readInput(route, c));
@@ -239,6 +243,8 @@ export function createRestRoutes(deps: ApiDeps): Hono {
         response = errorResponse(c, error, deps);
       }
       for (const cookie of resHeaders.getSetCookie()) response.headers.append("set-cookie", cookie);
+      const retryAfter = resHeaders.get("retry-after");
+      if (retryAfter) response.headers.set("retry-after", retryAfter);
       return response;
     });
   }

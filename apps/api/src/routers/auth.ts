@@ -8,6 +8,7 @@ import { email, password, username } from "../auth/fields.ts";
 import { hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from "../auth/passwords.ts";
 import { profileOutput, sessionOutput, startSession, toProfile } from "../auth/session-response.ts";
 import { invalidateAllSessions, invalidateSession, sessionUserColumns } from "../auth/sessions.ts";
+import { enforce } from "../http/rate-limit.ts";
 import { protectedProcedure, publicProcedure } from "../trpc.ts";
 import { siweProcedures } from "./siwe.ts";
 
@@ -16,6 +17,7 @@ export const authRouter = {
     .input(z.object({ username, email, password }).strict())
     .output(sessionOutput)
     .mutation(async ({ ctx, input }) => {
+      await enforce(ctx.resHeaders, ctx.deps.limits.register(ctx.meta.ip));
       const passwordHash = await hashPassword(input.password);
       // Every account gets a custodial wallet; its key is encrypted under MASTER_KEY before it reaches MySQL, and the
       // user, wallet and address link are written together or not at all.
@@ -67,14 +69,18 @@ export const authRouter = {
     )
     .output(sessionOutput)
     .mutation(async ({ ctx, input }) => {
+      // Brute force: an account (or an address) that failed too often waits, even with the right password.
+      await enforce(ctx.resHeaders, ctx.deps.limits.checkLogin(input.login, ctx.meta.ip));
       const [found] = await ctx.deps.db
         .select({ ...sessionUserColumns, passwordHash: users.passwordHash })
         .from(users)
         .where(or(eq(users.username, input.login), eq(users.email, input.login.toLowerCase())))
         .limit(1);
       if (!(await verifyPassword(found?.passwordHash, input.password)) || !found) {
+        await ctx.deps.limits.loginFailed(input.login, ctx.meta.ip);
         throw new TRPCError({ code: "UNAUTHORIZED", message: "Wrong username, email or password" });
       }
+      await ctx.deps.limits.loginSucceeded(input.login);
       const { passwordHash: _hash, ...user } = found;
       return startSession(ctx, user);
     }),

@@ -12,6 +12,7 @@ import {
   siweExpectations,
   siweMessageProblem,
 } from "../auth/siwe.ts";
+import { enforce } from "../http/rate-limit.ts";
 import { publicProcedure } from "../trpc.ts";
 
 /** A message with a statement and a few resources fits easily; anything longer is not a sign-in. */
@@ -42,6 +43,7 @@ export const siweProcedures = {
       z.object({ nonce: z.string(), domain: z.string(), uri: z.string(), chainId: z.number(), expiresAt: z.string() }),
     )
     .mutation(async ({ ctx }) => {
+      await enforce(ctx.resHeaders, ctx.deps.limits.siweNonce(ctx.meta.ip));
       const { nonce, expiresAt } = await issueSiweNonce(ctx.deps.redis, ctx.deps.config.redisPrefix);
       const expected = siweExpectations(ctx.deps.config);
       return {

@@ -1,0 +1,177 @@
+import { createHash } from "node:crypto";
+import type { Config, Logger } from "@certchain/common";
+import { TRPCError } from "@trpc/server";
+import type { Context as HonoContext, MiddlewareHandler } from "hono";
+import { Redis } from "ioredis";
+import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { readSessionCredentials } from "../auth/credentials.ts";
+import { clientIp } from "./client-ip.ts";
+
+/** Counted against a client and refused with 429 and `Retry-After`. */
+export class RateLimitedError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The limiter's Redis could not be asked; the caller decides whether that opens or closes the door. */
+export class LimiterUnavailableError extends Error {}
+
+export type Limits = {
+  /** Every `/trpc` and `/api` request, per client IP and per session; a tRPC batch counts each of its calls. */
+  requests: MiddlewareHandler;
+  /** Before checking a password: refused while the account or the IP has failed too often. Fails closed. */
+  checkLogin(account: string, ip: string | undefined): Promise<void>;
+  loginFailed(account: string, ip: string | undefined): Promise<void>;
+  /** A correct password clears the account's failures (not the IP's). */
+  loginSucceeded(account: string): Promise<void>;
+  /** Account creation and sign-in nonces, per IP. Fail closed: both write to storage an attacker could fill. */
+  register(ip: string | undefined): Promise<void>;
+  siweNonce(ip: string | undefined): Promise<void>;
+  /** Resolves once the limiter's Redis connection is up (checks before that follow the outage policy). */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+};
+
+const FIFTEEN_MINUTES = 15 * 60;
+const HOUR = 60 * 60;
+
+/** In-process requests (tests) have no peer address; they share one bucket. */
+const ipKey = (ip: string | undefined) => ip ?? "local";
+/** Accounts are keyed by a digest, so Redis never holds the names people type (or mistype). */
+const accountKey = (account: string) =>
+  createHash("sha256").update(account.trim().toLowerCase()).digest("hex").slice(0, 32);
+
+/**
+ * Limits backed by Redis, so every API process shares the counts. The limiter has its own connection with the offline
+ * queue off: while Redis is unreachable a check fails at once instead of waiting, and the configured policy applies
+ * (`RATE_LIMIT_WHEN_REDIS_DOWN` for ordinary requests; logins, registrations and nonces always refuse).
+ */
+export function createLimits(config: Config, logger: Logger): Limits {
+  const redis = new Redis(config.redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2_000,
+    // Keeps trying in the background; checks meanwhile fail fast.
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+  });
+  redis.on("error", () => {});
+  const limiter = (name: string, points: number, duration: number, blockDuration = 0) =>
+    new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix: `${config.redisPrefix}:rate:${name}`,
+      points,
+      duration,
+      blockDuration,
+      rejectIfRedisNotReady: true,
+    });
+  const perIp = limiter("ip", config.rateLimitPerMinute, 60);
+  const perSession = limiter("session", config.rateLimitPerMinute, 60);
+  const loginByAccount = limiter("login-account", config.rateLimitLoginFailures, FIFTEEN_MINUTES, FIFTEEN_MINUTES);
+  const loginByIp = limiter("login-ip", config.rateLimitLoginFailures * 10, HOUR, HOUR);
+  const registerByIp = limiter("register-ip", config.rateLimitRegistrationsPerHour, HOUR);
+  const nonceByIp = limiter("siwe-nonce-ip", config.rateLimitNoncesPerMinute, 60);
+
+  let warnedAt = 0;
+  /** Runs a limiter call: a refusal becomes `RateLimitedError`, a Redis failure `LimiterUnavailableError`. */
+  async function attempt<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof RateLimiterRes) {
+        throw new RateLimitedError(what, Math.max(1, Math.ceil(error.msBeforeNext / 1000)));
+      }
+      if (Date.now() - warnedAt > 60_000) {
+        warnedAt = Date.now();
+        logger.warn({ err: error }, "Rate limiter cannot reach Redis");
+      }
+      throw new LimiterUnavailableError("Rate limits cannot be checked right now", { cause: error });
+    }
+  }
+
+  return {
+    async requests(c, next) {
+      const calls = c.req.path.startsWith("/trpc/") ? c.req.path.slice("/trpc/".length).split(",").length : 1;
+      const token = readSessionCredentials(c.req.raw.headers)?.token;
+      try {
+        await attempt("Too many requests from this address", () =>
+          perIp.consume(ipKey(clientIp(c, config.trustProxy)), calls),
+        );
+        if (token) {
+          await attempt("Too many requests for this session", () => perSession.consume(accountKey(token), calls));
+        }
+      } catch (error) {
+        if (error instanceof RateLimitedError) return tooManyRequests(c, error);
+        if (config.rateLimitWhenRedisDown === "closed") return unavailable(c);
+      }
+      await next();
+    },
+    async checkLogin(account, ip) {
+      const [byAccount, byIp] = await Promise.all([
+        attempt("", () => loginByAccount.get(accountKey(account))),
+        attempt("", () => loginByIp.get(ipKey(ip))),
+      ]);
+      for (const res of [byAccount, byIp]) {
+        if (res && res.remainingPoints <= 0 && res.msBeforeNext > 0) {
+          throw new RateLimitedError(
+            "Too many failed sign-in attempts; try again later",
+            Math.ceil(res.msBeforeNext / 1000),
+          );
+        }
+      }
+    },
+    async loginFailed(account, ip) {
+      await Promise.allSettled([loginByAccount.penalty(accountKey(account)), loginByIp.penalty(ipKey(ip))]);
+    },
+    async loginSucceeded(account) {
+      await loginByAccount.delete(accountKey(account)).catch(() => {});
+    },
+    async register(ip) {
+      await attempt("Too many accounts created from this address; try again later", () =>
+        registerByIp.consume(ipKey(ip)),
+      );
+    },
+    async siweNonce(ip) {
+      await attempt("Too many sign-in nonces requested from this address", () => nonceByIp.consume(ipKey(ip)));
+    },
+    async ready() {
+      if (redis.status !== "ready") await new Promise((resolve) => redis.once("ready", resolve));
+    },
+    async close() {
+      redis.disconnect();
+    },
+  };
+}
+
+function tooManyRequests(c: HonoContext, error: RateLimitedError): Response {
+  c.header("retry-after", String(error.retryAfterSeconds));
+  return c.json({ error: { code: "TOO_MANY_REQUESTS", message: error.message } }, 429);
+}
+
+function unavailable(c: HonoContext): Response {
+  c.header("retry-after", "5");
+  return c.json({ error: { code: "SERVICE_UNAVAILABLE", message: "Please try again in a few seconds" } }, 503);
+}
+
+/**
+ * For procedures: a limiter outcome as the tRPC error clients see (429 with `Retry-After`, or 503 when the limits
+ * cannot be checked: these checks fail closed).
+ */
+export async function enforce(resHeaders: Headers, check: Promise<void>): Promise<void> {
+  try {
+    await check;
+  } catch (error) {
+    if (error instanceof RateLimitedError) {
+      resHeaders.set("retry-after", String(error.retryAfterSeconds));
+      throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: error.message });
+    }
+    if (error instanceof LimiterUnavailableError) {
+      resHeaders.set("retry-after", "5");
+      throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Please try again in a few seconds" });
+    }
+    throw error;
+  }
+}

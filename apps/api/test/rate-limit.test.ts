@@ -1,0 +1,154 @@
+import { createLogger } from "@certchain/common";
+import { Hono } from "hono";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createApp } from "../src/app.ts";
+import { createApiDeps } from "../src/deps.ts";
+import { createLimits, LimiterUnavailableError } from "../src/http/rate-limit.ts";
+import { createTestApi, type TestApi } from "./helpers.ts";
+
+/**
+ * Rate limits as clients meet them: 429 with Retry-After once a client's budget is spent, shared by every API
+ * process through Redis, per account for failed logins, and a Redis outage that fails fast, open or closed as set.
+ */
+const PER_MINUTE = 6;
+const LOGIN_FAILURES = 3;
+let api: TestApi;
+
+beforeAll(async () => {
+  api = await createTestApi({
+    RATE_LIMIT_PER_MINUTE: String(PER_MINUTE),
+    RATE_LIMIT_LOGIN_FAILURES: String(LOGIN_FAILURES),
+    RATE_LIMIT_NONCES_PER_MINUTE: "2",
+  });
+  await api.deps.limits.ready();
+});
+afterAll(() => api.close());
+
+/** Each test starts with fresh budgets (`ip`: only the request budget, keeping login failures). */
+async function resetLimits(which = "*") {
+  const keys = await api.deps.redis.keys(`${api.deps.config.redisPrefix}:rate:${which}`);
+  if (keys.length > 0) await api.deps.redis.del(...keys);
+}
+
+describe("requests per client", () => {
+  test("behavior: the budget is shared by every API process, then 429 with Retry-After", async () => {
+    await resetLimits();
+    // A second process: its own deps and app over the same Redis and database.
+    const closers: Array<() => Promise<void>> = [];
+    const otherDeps = await createApiDeps(api.deps.config, api.deps.db, {
+      deployment: api.deployment,
+      storage: api.deps.storage,
+      onClose: (close) => closers.push(close),
+    });
+    const other = createApp(otherDeps);
+    await otherDeps.limits.ready();
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < PER_MINUTE; i++) {
+        statuses.push((await (i % 2 ? other : api.app).request("/api/certificates/1")).status);
+      }
+      expect(statuses.every((status) => status === 404)).toBe(true);
+      const refused = await other.request("/api/certificates/1");
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(await refused.json()).toEqual({
+        error: { code: "TOO_MANY_REQUESTS", message: "Too many requests from this address" },
+      });
+      expect((await api.app.request("/trpc/certificates.get?input=%7B%22tokenId%22%3A1%7D")).status).toBe(429);
+    } finally {
+      await Promise.all(closers.map((close) => close()));
+    }
+  });
+
+  test("behavior: a tRPC batch spends one unit per call", async () => {
+    await resetLimits();
+    const input = encodeURIComponent(JSON.stringify({ 0: { tokenId: 1 }, 1: { tokenId: 2 }, 2: { tokenId: 3 } }));
+    const batch = `/trpc/certificates.get,certificates.get,certificates.get?batch=1&input=${input}`;
+    expect((await api.app.request(batch)).status).not.toBe(429);
+    expect((await api.app.request(batch)).status).not.toBe(429);
+    expect((await api.app.request(batch)).status).toBe(429);
+  });
+});
+
+describe("failed logins", () => {
+  test("error: after N wrong passwords the account waits, even with the right one; others do not", async () => {
+    await resetLimits();
+    const account = { username: "limited_login", email: "limited@example.org", password: "long enough pw" };
+    const bystander = { username: "bystander", email: "bystander@example.org", password: "long enough pw" };
+    await api.mutation("auth.register", account);
+    await api.mutation("auth.register", bystander);
+    await resetLimits();
+    for (let i = 0; i < LOGIN_FAILURES; i++) {
+      const wrong = await api.mutation("auth.login", { login: account.username, password: "wrong password" });
+      expect(wrong.status).toBe(401);
+    }
+    const locked = await api.mutation("auth.login", { login: account.username, password: account.password });
+    expect(locked.status).toBe(429);
+    expect(locked.body.error.data.code).toBe("TOO_MANY_REQUESTS");
+    expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(60);
+    // The same account by its email is the same account only if typed the same; the username lock holds.
+    const other = await api.mutation("auth.login", { login: bystander.username, password: bystander.password });
+    expect(other.status).toBe(200);
+    // The REST path tells the same story, with the header.
+    const rest = await api.app.request("/api/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ login: account.username, password: account.password }),
+    });
+    expect(rest.status).toBe(429);
+    expect(rest.headers.get("retry-after")).not.toBeNull();
+  });
+
+  test("behavior: a correct password clears the account's earlier failures", async () => {
+    await resetLimits();
+    const account = { username: "forgetful", email: "forgetful@example.org", password: "long enough pw" };
+    await api.mutation("auth.register", account);
+    for (let round = 0; round < 2; round++) {
+      await resetLimits("ip*");
+      for (let i = 0; i < LOGIN_FAILURES - 1; i++) {
+        await api.mutation("auth.login", { login: account.username, password: "wrong password" });
+      }
+      expect((await api.mutation("auth.login", { login: account.username, password: account.password })).status).toBe(
+        200,
+      );
+    }
+  });
+
+  test("error: sign-in nonces are limited per address", async () => {
+    await resetLimits();
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await api.mutation("auth.siweNonce")).status);
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+});
+
+describe("Redis unreachable", () => {
+  const deadRedis = () => ({ ...api.deps.config, redisUrl: "redis://127.0.0.1:1" });
+  const logger = () => createLogger({ ...api.deps.config, logLevel: "silent" }, "test");
+
+  test("behavior: fails open for ordinary requests when so configured, at once rather than hanging", async () => {
+    const limits = createLimits({ ...deadRedis(), rateLimitWhenRedisDown: "open" }, logger());
+    const app = new Hono().use(limits.requests).get("/", (c) => c.text("served"));
+    try {
+      const started = Date.now();
+      const response = await app.request("/");
+      expect(response.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      await limits.close();
+    }
+  });
+
+  test("error: fails closed with 503 when so configured, and logins always fail closed", async () => {
+    const limits = createLimits({ ...deadRedis(), rateLimitWhenRedisDown: "closed" }, logger());
+    const app = new Hono().use(limits.requests).get("/", (c) => c.text("served"));
+    try {
+      const response = await app.request("/");
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBe("5");
+      await expect(limits.checkLogin("someone", "203.0.113.9")).rejects.toBeInstanceOf(LimiterUnavailableError);
+    } finally {
+      await limits.close();
+    }
+  });
+});
