@@ -19,5 +19,6 @@ export {
   type DatabaseTarget,
   parseDatabaseUrl,
   redactDatabaseUrl,
+  requireDatabaseName,
   withDatabase,
 } from "./url.ts";
