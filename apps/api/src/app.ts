@@ -5,8 +5,10 @@ import { sql } from "drizzle-orm";
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { type ApiDeps, createRequestContext } from "./context.ts";
+import { accessLog, rememberUser, requestIdOf } from "./http/access-log.ts";
 import { clientIp } from "./http/client-ip.ts";
 import { createDocsRoutes } from "./http/docs.ts";
 import { createGatewayRoutes } from "./http/gateway.ts";
@@ -87,12 +89,21 @@ export function createApp(deps: ApiDeps) {
   return (
     new Hono()
       .onError((error, c) => {
-        deps.logger.error({ err: loggableError(error), method: c.req.method, path: c.req.path }, "Request failed");
-        return c.json({ error: { code: "INTERNAL_SERVER_ERROR", message: "Internal server error" } }, 500);
+        const reqId = requestIdOf(c);
+        deps.logger.error(
+          { err: loggableError(error), reqId, method: c.req.method, path: c.req.path },
+          "Request failed",
+        );
+        return c.json(
+          { error: { code: "INTERNAL_SERVER_ERROR", message: `Internal server error (request ${reqId})` } },
+          500,
+        );
       })
       .notFound((c) =>
         c.json({ error: { code: "NOT_FOUND", message: `No route for ${c.req.method} ${c.req.path}` } }, 404),
       )
+      .use(requestId())
+      .use(accessLog(deps.accessLogger))
       .use(metrics.middleware)
       .use(secureHeaders())
       .use(rejectCrossSiteCookieWrites(deps.config.corsOrigins))
@@ -123,16 +134,21 @@ export function createApp(deps: ApiDeps) {
           endpoint: "/trpc",
           maxBatchSize: MAX_BATCH_SIZE,
           router: appRouter,
-          createContext: (opts, c) =>
-            createRequestContext(
+          createContext: async (opts, c) => {
+            const ctx = await createRequestContext(
               deps,
-              { headers: opts.req.headers, ip: clientIp(c, deps.config.trustProxy) },
+              { headers: opts.req.headers, ip: clientIp(c, deps.config.trustProxy), requestId: requestIdOf(c) },
               opts.resHeaders,
-            ),
-          onError: ({ error, path }) => {
+            );
+            rememberUser(c, ctx.session?.user.id);
+            return ctx;
+          },
+          onError: ({ error, path, ctx }) => {
             // Client errors are the client's business; only our own failures are logged.
-            if (error.code === "INTERNAL_SERVER_ERROR")
-              deps.logger.error({ err: loggableError(error.cause ?? error), path }, "Procedure failed");
+            if (error.code === "INTERNAL_SERVER_ERROR") {
+              const reqId = ctx?.meta.requestId;
+              deps.logger.error({ err: loggableError(error.cause ?? error), reqId, path }, "Procedure failed");
+            }
           },
         }),
       )

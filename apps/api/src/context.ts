@@ -23,6 +23,8 @@ export type ApiDeps = {
   chain: { client: PublicClient; contracts: Deployment["contracts"] };
   /** Certificate documents and metadata, addressed by IPFS CID. */
   storage: ContentStore;
+  /** One line per request (the access channel of the logs). */
+  accessLogger: Logger;
   /** Records outgoing transactions and queues them for the relayer; the API never signs anything itself. */
   producer: TxRequestProducer;
   balances: BalanceReader;
@@ -41,6 +43,8 @@ export type RequestMeta = {
   userAgent: string | undefined;
   /** The `Idempotency-Key` header, for mutations whose input leaves the key out. */
   idempotencyKey: string | undefined;
+  /** This request's id (`X-Request-Id`), quoted in internal-error answers so a report can be matched to the log. */
+  requestId: string | undefined;
 };
 
 export type Context = {
@@ -66,6 +70,7 @@ export function createContextInner(
       ip: options.meta?.ip,
       userAgent: options.meta?.userAgent,
       idempotencyKey: options.meta?.idempotencyKey,
+      requestId: options.meta?.requestId,
     },
     resHeaders: options.resHeaders ?? new Headers(),
   };
@@ -77,7 +82,7 @@ export function createContextInner(
  */
 export async function createRequestContext(
   deps: ApiDeps,
-  request: { headers: Headers; ip: string | undefined },
+  request: { headers: Headers; ip: string | undefined; requestId?: string | undefined },
   resHeaders: Headers,
 ): Promise<Context> {
   const credentials = readSessionCredentials(request.headers);
@@ -92,6 +97,7 @@ export async function createRequestContext(
       ip: request.ip,
       userAgent: request.headers.get("user-agent") ?? undefined,
       idempotencyKey: request.headers.get("idempotency-key") ?? undefined,
+      requestId: request.requestId,
     },
     resHeaders,
   });

@@ -49,6 +49,7 @@ export async function createApiDeps(config: Config, db: Db, options: ApiDepsOpti
     config,
     db,
     logger,
+    accessLogger: createLogger(config, "api", "access"),
     head: createHeadReader(client),
     chain: { client, contracts: deployment.contracts },
     balances: createBalanceReader(client, deployment.contracts.PaymentToken.address),

@@ -17,10 +17,16 @@ const t = initTRPC.context<Context>().create({
   // Subscriptions (SSE): a ping every 10 s lets a proxy keep the stream open and lets us notice a client that vanished
   // without closing (the write fails, the stream ends); a client that hears nothing for 25 s reconnects.
   sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 25_000 } },
-  errorFormatter({ shape, error }) {
+  errorFormatter({ shape, error, ctx }) {
     // An internal error's message is its cause's (a SQL statement with its parameters, an RPC URL with its key):
     // clients get a fixed sentence, the details go to the error log.
-    if (error.code === "INTERNAL_SERVER_ERROR") return { ...shape, message: "Internal server error" };
+    if (error.code === "INTERNAL_SERVER_ERROR") {
+      const requestId = ctx?.meta.requestId;
+      return {
+        ...shape,
+        message: requestId ? `Internal server error (request ${requestId})` : "Internal server error",
+      };
+    }
     if (error.code === "BAD_REQUEST" && error.cause instanceof ZodError) {
       return {
         ...shape,

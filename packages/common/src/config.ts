@@ -47,6 +47,7 @@ const envSchema = z
   .object({
     NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    LOG_DIR: z.preprocess(emptyAsUndefined, z.string().optional()),
     DATABASE_URL: url(["mysql:", "mariadb:"]).default("mysql://root@127.0.0.1:3306/certchain"),
     REDIS_URL: url(["redis:", "rediss:"]).default("redis://127.0.0.1:6379"),
     ETH_NODE_URL: url(["http:", "https:"]).default("http://127.0.0.1:8545"),
@@ -151,6 +152,8 @@ type Hex = `0x${string}`;
 export type Config = {
   nodeEnv: "development" | "test" | "production";
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Log files go here, one per channel (see `createLogger`); stdout when unset. */
+  logDir: string | undefined;
   databaseUrl: string;
   redisUrl: string;
   ethNodeUrl: string;
@@ -233,6 +236,7 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
   return {
     nodeEnv: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,
+    logDir: env.LOG_DIR,
     databaseUrl: env.DATABASE_URL,
     redisUrl: env.REDIS_URL,
     ethNodeUrl: env.ETH_NODE_URL,

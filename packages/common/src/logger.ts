@@ -1,32 +1,61 @@
-import { type Logger, pino } from "pino";
+import { join } from "node:path";
+import { type DestinationStream, type Logger, pino } from "pino";
 import type { Config } from "./config.ts";
 
 export type { Logger };
 
 /**
- * Structured JSON logs (one object per line) with the service name on every line. Private keys, session tokens and
- * passwords are redacted wherever they appear in a logged object.
+ * What a log line is for, as the operations guide splits them: `app` (what the process does, including its errors),
+ * `access` (one line per HTTP request) and `tx` (every transaction request's state change, with hashes).
  */
-export function createLogger(config: Pick<Config, "logLevel">, service: string): Logger {
-  return pino({
-    level: config.logLevel,
-    base: { service },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    redact: {
-      paths: [
-        "privateKey",
-        "*.privateKey",
-        "password",
-        "*.password",
-        "token",
-        "*.token",
-        "masterKey",
-        "*.masterKey",
-        "authorization",
-        "*.authorization",
-        "headers.cookie",
-      ],
-      censor: "[redacted]",
+export type LogChannel = "app" | "access" | "tx";
+
+/** Every field that may hold a secret, wherever it sits in a logged object (one or two levels deep). */
+const REDACTED_FIELDS = [
+  "privateKey",
+  "password",
+  "passwordHash",
+  "token",
+  "masterKey",
+  "encryptedKey",
+  "authorization",
+  "cookie",
+];
+const redactPaths = [
+  ...REDACTED_FIELDS,
+  ...REDACTED_FIELDS.map((field) => `*.${field}`),
+  ...REDACTED_FIELDS.map((field) => `*.*.${field}`),
+  'headers["set-cookie"]',
+];
+
+/**
+ * Structured JSON logs (one object per line) with the service name and channel on every line, secrets redacted.
+ * Without `LOG_DIR` every channel goes to stdout (filter on `log`); with it, each goes to its own file:
+ * `<service>.log` (errors also copied to `<service>.error.log`, stacks included), `<service>.access.log`, and
+ * `<service>.tx.log`.
+ */
+export function createLogger(
+  config: Pick<Config, "logLevel"> & { logDir?: string | undefined },
+  service: string,
+  channel: LogChannel = "app",
+): Logger {
+  return pino(
+    {
+      level: config.logLevel,
+      base: { service, log: channel },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: redactPaths, censor: "[redacted]" },
     },
-  });
+    destinationFor(config.logDir, service, channel),
+  );
+}
+
+function destinationFor(logDir: string | undefined, service: string, channel: LogChannel): DestinationStream {
+  if (!logDir) return pino.destination(1);
+  const file = (suffix: string) => pino.destination({ dest: join(logDir, `${service}${suffix}.log`), mkdir: true });
+  if (channel !== "app") return file(`.${channel}`);
+  return pino.multistream([
+    { level: "trace", stream: file("") },
+    { level: "error", stream: file(".error") },
+  ]);
 }

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import { appRouter } from "../root.ts";
@@ -15,12 +15,14 @@ const procedures = new Set(Object.keys(appRouter._def.procedures));
  * The label for a request: its procedure for tRPC (`trpc:certificates.get`; a batch is `trpc:batch`), else the route
  * pattern that matched (`/api/certificates/:id`). Never the raw path, whose ids would give each request a series.
  */
-function routeLabel(path: string, matched: string): string {
+export function routeLabel(c: Context): string {
+  const path = c.req.path;
   if (path.startsWith("/trpc/")) {
     const names = path.slice("/trpc/".length).split(",");
     if (names.length > 1) return "trpc:batch";
     return procedures.has(names[0] ?? "") ? `trpc:${names[0]}` : "trpc:unknown";
   }
+  const matched = routePath(c);
   return matched === "/*" || matched === "*" ? "unmatched" : matched;
 }
 
@@ -40,7 +42,7 @@ export function createApiMetrics(): ApiMetrics {
     middleware: async (c, next) => {
       const stop = duration.startTimer();
       await next();
-      stop({ method: c.req.method, route: routeLabel(c.req.path, routePath(c)), status: String(c.res.status) });
+      stop({ method: c.req.method, route: routeLabel(c), status: String(c.res.status) });
     },
   };
 }

@@ -6,6 +6,7 @@ import { ZodError, z } from "zod";
 import { type ApiDeps, createRequestContext } from "../context.ts";
 import { type AppRouter, appRouter } from "../root.ts";
 import { createCallerFactory, describeInputError } from "../trpc.ts";
+import { rememberUser, requestIdOf } from "./access-log.ts";
 import { clientIp } from "./client-ip.ts";
 import { loggableError } from "./log-error.ts";
 
@@ -213,8 +214,9 @@ function errorResponse(c: HonoContext, error: unknown, deps: ApiDeps): Response 
   if (error instanceof TRPCError) {
     const status = getHTTPStatusCodeFromError(error) as ContentfulStatusCode;
     if (error.code === "INTERNAL_SERVER_ERROR") {
-      deps.logger.error({ err: loggableError(error.cause ?? error), path: c.req.path }, "REST request failed");
-      return c.json({ error: { code: error.code, message: "Internal server error" } }, 500);
+      const reqId = requestIdOf(c);
+      deps.logger.error({ err: loggableError(error.cause ?? error), reqId, path: c.req.path }, "REST request failed");
+      return c.json({ error: { code: error.code, message: `Internal server error (request ${reqId})` } }, 500);
     }
     if (error.cause instanceof ZodError) {
       const message = describeInputError(error.cause);
@@ -232,9 +234,10 @@ export function createRestRoutes(deps: ApiDeps): Hono {
       const resHeaders = new Headers();
       const ctx = await createRequestContext(
         deps,
-        { headers: c.req.raw.headers, ip: clientIp(c, deps.config.trustProxy) },
+        { headers: c.req.raw.headers, ip: clientIp(c, deps.config.trustProxy), requestId: requestIdOf(c) },
         resHeaders,
       );
+      rememberUser(c, ctx.session?.user.id);
       let response: Response;
       try {
         const output = await callProcedure(createCaller(ctx), route.procedure, await readInput(route, c));
