@@ -67,6 +67,19 @@ const envSchema = z
       emptyAsUndefined,
       z.string().regex(hex32, "must be 32 bytes as 64 hex characters").optional(),
     ),
+    MASTER_KEY_VERSION: z.coerce
+      .number({ error: "must be a key version number" })
+      .int("must be a whole number")
+      .min(1, "must be at least 1")
+      .max(1_000_000, "must be at most 1000000")
+      .default(1),
+    MASTER_KEYS_PREVIOUS: z
+      .string()
+      .default("")
+      .refine(
+        (value) => value === "" || value.split(",").every((entry) => /^\d+:(0x)?[0-9a-fA-F]{64}$/.test(entry.trim())),
+        "must be a comma-separated list of <version>:<64 hex characters>",
+      ),
     OPERATOR_PRIVATE_KEY: z.preprocess(
       emptyAsUndefined,
       z.string().regex(hex32, "must be a 32-byte private key as 0x + 64 hex characters").optional(),
@@ -171,6 +184,13 @@ export type Config = {
   finalityDepth: number;
   /** 32-byte key-encryption key for custodial wallet keys. */
   masterKey: Hex;
+  /** The version new custodial keys are encrypted under (`wallets.key_version`). */
+  masterKeyVersion: number;
+  /**
+   * Every master key this process can decrypt with, by version: the current one and MASTER_KEYS_PREVIOUS, which keeps
+   * old versions readable while `npm run keys:rotate` re-encrypts their rows.
+   */
+  masterKeys: ReadonlyMap<number, Hex>;
   /** True when `masterKey` is the development placeholder, so callers can warn. */
   masterKeyIsDevelopmentDefault: boolean;
   operatorPrivateKey: Hex;
@@ -248,6 +268,16 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
     relayerPort: env.RELAYER_PORT,
     finalityDepth: env.FINALITY_DEPTH,
     masterKey: withPrefix(env.MASTER_KEY ?? DEVELOPMENT_MASTER_KEY),
+    masterKeyVersion: env.MASTER_KEY_VERSION,
+    masterKeys: new Map<number, Hex>([
+      ...(env.MASTER_KEYS_PREVIOUS === ""
+        ? []
+        : env.MASTER_KEYS_PREVIOUS.split(",").map((entry): [number, Hex] => {
+            const [version, key] = entry.trim().split(":");
+            return [Number(version), withPrefix(key ?? "")];
+          })),
+      [env.MASTER_KEY_VERSION, withPrefix(env.MASTER_KEY ?? DEVELOPMENT_MASTER_KEY)],
+    ]),
     masterKeyIsDevelopmentDefault: env.MASTER_KEY === undefined,
     operatorPrivateKey: withPrefix(env.OPERATOR_PRIVATE_KEY ?? ANVIL_ACCOUNT_0_PRIVATE_KEY),
     redisPrefix: env.REDIS_PREFIX,

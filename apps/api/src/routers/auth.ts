@@ -21,7 +21,7 @@ export const authRouter = {
       const passwordHash = await hashPassword(input.password);
       // Every account gets a custodial wallet; its key is encrypted under MASTER_KEY before it reaches MySQL, and the
       // user, wallet and address link are written together or not at all.
-      const wallet = generateCustodialWallet(ctx.deps.config.masterKey);
+      const wallet = generateCustodialWallet(ctx.deps.config.masterKey, ctx.deps.config.masterKeyVersion);
       let userId: number;
       try {
         userId = await ctx.deps.db.transaction(async (tx) => {
