@@ -1,0 +1,343 @@
+/**
+ * `npm run bench:api`: the API under load on a seeded database, against a bare baseline.
+ *
+ * 1. Seeds a fresh database (100,000 certificates, 20,000 listings, 50,000 transactions, 1,001 users with sessions)
+ *    and deploys the contracts on a fresh anvil, as the API's dependencies need.
+ * 2. Runs every list query's procedure in-process with drizzle's query logger and prints `EXPLAIN` of each statement
+ *    it sent, flagging any table read without an index or sorted in full.
+ * 3. Measures `certificates.get`'s CPU per call layer by layer, in-process (`api/layers.ts`): where the time goes.
+ * 4. Baseline: a bare Hono route running `certificates.get`'s recorded SQL with mysql2 (`api/baseline-server.ts`).
+ * 5. The real API (`apps/api/src/main.ts`, as deployed) under autocannon: `certificates.get` over tRPC and REST, the
+ *    list procedures, `account.transactions` with a session, and `auth.login`.
+ * Both servers are separate `node` processes on the same machine as MariaDB and autocannon, started the same way;
+ * each run reports the server's CPU time per response, which other load on the machine distorts far less than req/s.
+ * Targets (issue 6): `certificates.get` at ≥ 70 % of the baseline's requests/s, with a p99 at most 1.5× its p99.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { ANVIL_ACCOUNT_0_PRIVATE_KEY, createShutdown, loadConfig, UserFacingError } from "@certchain/common";
+import { freePort } from "@certchain/common/testing";
+import { ensureDeployment, startAnvil } from "@certchain/contracts";
+import { ETH_CURRENCY_ADDRESS } from "@certchain/db";
+import { createTestDatabase } from "@certchain/db/testing";
+import { createRedis } from "@certchain/queue";
+import { createContentStore } from "@certchain/storage";
+import { createApiDeps } from "../../apps/api/src/deps.ts";
+import { MAX_PAGE_SIZE } from "../../apps/api/src/pagination.ts";
+import { measureLayers } from "./api/layers.ts";
+import { type LoadResult, type LoadTarget, runLoad, type ServerProcess, startServerProcess } from "./api/load.ts";
+import {
+  explainProcedures,
+  formatPlans,
+  type PlannedCall,
+  type RecordingApi,
+  startRecordingApi,
+} from "./api/queries.ts";
+import { loadRows, ratioRows, round } from "./api/report.ts";
+import { CERTIFICATES, type SeededData, seedDatabase } from "./api/seed.ts";
+import type { Benchmark } from "./types.ts";
+
+const CHAIN_ID = 31337;
+const CONNECTIONS = 50;
+/**
+ * argon2id (19 MiB, t = 2) runs on libuv's 4 threads over 2 cores: 8 logins in flight already saturate them, and 50
+ * would only add queueing to every latency.
+ */
+const LOGIN_CONNECTIONS = 8;
+const DEFAULT_SECONDS = 10;
+/** Warm-up of a server's first run, which also warms everything the later runs share. */
+const FIRST_RUN_WARMUP_REQUESTS = 5_000;
+/** A per-client request limit no run reaches: every request comes from 127.0.0.1. */
+const UNLIMITED = 1_000_000_000;
+
+export const benchmark: Benchmark = {
+  name: "api",
+  async run() {
+    const seconds = secondsPerRun();
+    const environment = loadConfig();
+    const cleanup = createShutdown();
+    try {
+      const [database, anvil] = await Promise.all([
+        createTestDatabase({ prefix: "certchain_bench", poolSize: 4 }),
+        startAnvil(),
+      ]);
+      cleanup.add(() => anvil.stop());
+      cleanup.add(() => database.drop());
+      const scratch = await mkdtemp(join(tmpdir(), "certchain-api-bench-"));
+      cleanup.add(() => rm(scratch, { recursive: true, force: true }));
+      const redisPrefix = `bench-api-${process.pid}`;
+      cleanup.add(() => deleteRedisKeys(environment.redisUrl, redisPrefix));
+      const deploymentsDir = join(scratch, "deployments");
+      const storageDir = join(scratch, "storage");
+      const { deployment } = await ensureDeployment({
+        rpcUrl: anvil.rpcUrl,
+        chainId: CHAIN_ID,
+        operatorPrivateKey: ANVIL_ACCOUNT_0_PRIVATE_KEY,
+        deploymentsDir,
+      });
+      const paymentToken = deployment.contracts.PaymentToken.address.toLowerCase() as `0x${string}`;
+
+      let started = performance.now();
+      const seeded = await seedDatabase(database.pool, { paymentToken });
+      await database.pool.query("ANALYZE TABLE users, sessions, certificates, listings, transactions");
+      const seedSeconds = (performance.now() - started) / 1000;
+      process.stderr.write(`bench: seeded ${JSON.stringify(seeded.counts)} in ${seedSeconds.toFixed(1)} s\n`);
+
+      const config = loadConfig({
+        NODE_ENV: "test",
+        LOG_LEVEL: "silent",
+        RATE_LIMIT_PER_MINUTE: String(UNLIMITED),
+        DATABASE_URL: database.url,
+        REDIS_URL: environment.redisUrl,
+        REDIS_PREFIX: redisPrefix,
+        ETH_NODE_URL: anvil.rpcUrl,
+        CHAIN_ID: String(CHAIN_ID),
+      });
+      const storage = await createContentStore({ directory: storageDir });
+      const recording = await startRecordingApi({ pool: database.pool, deployment, storage, config });
+      cleanup.add(() => recording.close());
+      const getSql = await certificatesGetSql(recording);
+      const plans = await explainProcedures(recording, database.pool, planCalls(seeded, paymentToken));
+      const unindexed = plans.filter((plan) => plan.fullScans.length > 0);
+      const sorting = plans.filter((plan) => plan.sortedScans.length > 0);
+      const deps = await createApiDeps(config, database.db, {
+        deployment,
+        storage,
+        onClose: (close) => cleanup.add(close),
+      });
+      process.stderr.write("bench: measuring certificates.get's CPU per layer in-process…\n");
+      const layers = await measureLayers({ deps, db: database.db, pool: database.pool, getSql, randomTokenId });
+      process.stdout.write(
+        `\nEXPLAIN of every SELECT the procedures sent: ${plans.length} statements, ${unindexed.length} reading a table without an index, ${sorting.length} sorting all matching rows\n\n${formatPlans(plans)}\n`,
+      );
+
+      const loads: LoadResult[] = [];
+      const measure = async (server: ServerProcess, target: LoadTarget) => {
+        process.stderr.write(`bench: ${server.name}: ${target.label} (${target.connections} connections)…\n`);
+        const result = await runLoad(server, target, seconds);
+        for (const sample of result.failureSamples) process.stdout.write(`${target.label}: non-2xx: ${sample}\n`);
+        loads.push(result);
+        return result;
+      };
+
+      started = performance.now();
+      const loadBefore = loadavg()[0] ?? 0;
+      const baselinePort = await freePort();
+      const baseline = await startServerProcess({
+        name: "baseline",
+        entry: "scripts/bench/api/baseline-server.ts",
+        args: [getSql],
+        env: { DATABASE_URL: database.url, API_PORT: String(baselinePort), LOG_LEVEL: "warn" },
+        port: baselinePort,
+        readyPath: "/certificates/1",
+      });
+      cleanup.add(() => baseline.stop());
+      const apiPort = await freePort();
+      const api = await startServerProcess({
+        name: "api",
+        entry: "apps/api/src/main.ts",
+        env: {
+          // As deployed. The keys are random: reads never sign, and production refuses the public development keys.
+          NODE_ENV: "production",
+          MASTER_KEY: randomBytes(32).toString("hex"),
+          OPERATOR_PRIVATE_KEY: `0x${randomBytes(32).toString("hex")}`,
+          LOG_LEVEL: "warn",
+          // The limiter still runs (its Redis round trips are part of the cost); it must not refuse the load itself.
+          RATE_LIMIT_PER_MINUTE: String(UNLIMITED),
+          DATABASE_URL: database.url,
+          REDIS_URL: environment.redisUrl,
+          REDIS_PREFIX: redisPrefix,
+          ETH_NODE_URL: anvil.rpcUrl,
+          CHAIN_ID: String(CHAIN_ID),
+          API_PORT: String(apiPort),
+          DEPLOYMENTS_DIR: deploymentsDir,
+          STORAGE_DIR: storageDir,
+        },
+        port: apiPort,
+        readyPath: "/readyz",
+      });
+      cleanup.add(() => api.stop());
+
+      // The baseline runs before and after the API's `certificates.get`, so a change in what else the machine is
+      // doing shows up as two different baselines instead of silently skewing the ratio.
+      const baselineGet: LoadTarget = {
+        label: "baseline get",
+        connections: CONNECTIONS,
+        path: () => `/certificates/${randomTokenId()}`,
+      };
+      const [trpcGet, restGet, ...otherTargets] = apiTargets(seeded) as [LoadTarget, LoadTarget, ...LoadTarget[]];
+      const baselines = [await measure(baseline, { ...baselineGet, warmupRequests: FIRST_RUN_WARMUP_REQUESTS })];
+      const gets = [
+        await measure(api, { ...trpcGet, warmupRequests: FIRST_RUN_WARMUP_REQUESTS }),
+        await measure(api, restGet),
+      ];
+      baselines.push(await measure(baseline, { ...baselineGet, label: "baseline get (again)" }));
+      await baseline.stop();
+      for (const target of otherTargets) await measure(api, target);
+      await api.stop();
+      const loadAfter = loadavg()[0] ?? 0;
+      process.stderr.write(`bench: load runs took ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+
+      return [
+        {
+          metric: "seeding",
+          value: round(seedSeconds, 1),
+          unit: "s",
+          note: `${seeded.counts.certificates} certificates, ${seeded.counts.listings} listings, ${seeded.counts.transactions} transactions, ${seeded.counts.users} users`,
+        },
+        {
+          metric: "statements without an index",
+          value: unindexed.length,
+          unit: "statements",
+          note: `of ${plans.length} EXPLAINed (type ALL); must be 0`,
+        },
+        {
+          metric: "statements sorting every match",
+          value: sorting.length,
+          unit: "statements",
+          note: `filesort over > ${MAX_PAGE_SIZE} rows: ${[...new Set(sorting.map((plan) => plan.label.split(" ")[0]))].join(", ") || "none"}`,
+        },
+        {
+          metric: "machine load average (1 min)",
+          value: round(loadBefore, 2),
+          unit: "runnable",
+          note: `before the runs; ${round(loadAfter, 2)} after, on ${availableParallelism()} cores (others' processes skew every figure)`,
+        },
+        ...layers.map((layer, i) => ({
+          metric: `get CPU in-process: ${layer.layer}`,
+          value: layer.cpuMicroseconds,
+          unit: "µs/call",
+          ...(i === 0 ? { note: "each layer includes the ones above it; no sockets" } : {}),
+        })),
+        ...loads.flatMap(loadRows),
+        ...gets.flatMap((get) => ratioRows(baselines, get)),
+      ];
+    } finally {
+      await cleanup.run("benchmark finished");
+    }
+  },
+};
+
+/**
+ * Seconds per measured run: BENCH_API_SECONDS, else 10. A knob of this benchmark alone (like RELAYER_KILL_SEED for
+ * the kill test), so it is read here rather than in the apps' configuration.
+ */
+function secondsPerRun(): number {
+  // biome-ignore lint/suspicious/noUndeclaredEnvVars: read by this script run through tsx, never by a turbo task
+  const raw = process.env.BENCH_API_SECONDS ?? String(DEFAULT_SECONDS);
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) {
+    throw new UserFacingError(`BENCH_API_SECONDS must be a whole number of seconds from 1 to 600, not "${raw}"`);
+  }
+  return seconds;
+}
+
+const randomTokenId = () => 1 + Math.floor(Math.random() * CERTIFICATES);
+const pickOne = <T>(values: readonly T[]): T => values[Math.floor(Math.random() * values.length)] as T;
+const trpcQuery = (procedure: string, input: unknown) =>
+  `/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`;
+
+function apiTargets(seeded: SeededData): LoadTarget[] {
+  const bearer = { authorization: `Bearer ${seeded.benchUser.token}` };
+  return [
+    {
+      label: "certificates.get (tRPC)",
+      connections: CONNECTIONS,
+      path: () => trpcQuery("certificates.get", { tokenId: randomTokenId() }),
+    },
+    {
+      label: "certificates.get (REST)",
+      connections: CONNECTIONS,
+      path: () => `/api/certificates/${randomTokenId()}`,
+    },
+    { label: "certificates.list first page", connections: CONNECTIONS, path: trpcQuery("certificates.list", {}) },
+    {
+      label: "certificates.list by owner",
+      connections: CONNECTIONS,
+      path: () => trpcQuery("certificates.list", { owner: pickOne(seeded.owners) }),
+    },
+    { label: "market.listings newest", connections: CONNECTIONS, path: trpcQuery("market.listings", {}) },
+    {
+      label: "market.listings by price",
+      connections: CONNECTIONS,
+      path: trpcQuery("market.listings", { sort: "price_asc" }),
+    },
+    {
+      label: "account.transactions",
+      connections: CONNECTIONS,
+      path: trpcQuery("account.transactions", {}),
+      headers: bearer,
+    },
+    {
+      label: "auth.login",
+      connections: LOGIN_CONNECTIONS,
+      method: "POST",
+      path: "/trpc/auth.login",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ login: seeded.benchUser.username, password: seeded.benchUser.password }),
+      warmupRequests: 4 * LOGIN_CONNECTIONS,
+    },
+  ];
+}
+
+/** What `certificates.get` sends to MySQL, as recorded: the baseline runs exactly this. */
+async function certificatesGetSql(recording: RecordingApi): Promise<string> {
+  const { queries } = await recording.call({ procedure: "certificates.get", input: { tokenId: 1 } });
+  const [query, ...others] = queries;
+  if (!query || others.length > 0 || query.params.length !== 1 || query.params[0] !== 1) {
+    throw new Error(
+      `certificates.get no longer sends one statement with the token id as its only parameter (it sent ${JSON.stringify(queries)}): update the baseline`,
+    );
+  }
+  return query.sql;
+}
+
+/** Procedure calls whose statements are EXPLAINed; `pages: 2` follows the first page's cursor. */
+function planCalls(seeded: SeededData, paymentToken: string): PlannedCall[] {
+  const owner = seeded.owners[7] as string;
+  const issuer = seeded.issuers[3] as string;
+  const seller = seeded.owners[3] as string;
+  const bearer = { authorization: `Bearer ${seeded.benchUser.token}` };
+  const list = (input: object) => ({ procedure: "certificates.list", input, pages: 2 });
+  const listings = (input: object) => ({ procedure: "market.listings", input, pages: 2 });
+  const transactions = (input: object) => ({ procedure: "account.transactions", input, headers: bearer, pages: 2 });
+  return [
+    { procedure: "certificates.get", input: { tokenId: 42 }, pages: 1 },
+    list({}),
+    list({ owner }),
+    list({ issuer }),
+    list({ status: "invalid" }),
+    list({ owner, status: "valid" }),
+    list({ issuer, status: "invalid" }),
+    listings({}),
+    listings({ sort: "oldest" }),
+    listings({ sort: "price_asc" }),
+    listings({ sort: "price_desc" }),
+    listings({ currency: ETH_CURRENCY_ADDRESS, sort: "price_asc" }),
+    listings({ currency: paymentToken, sort: "price_desc" }),
+    listings({ seller }),
+    listings({ tokenId: 13 }),
+    listings({ status: "sold", sort: "price_desc" }),
+    transactions({}),
+    transactions({ kind: "eth_transfer" }),
+    transactions({ status: "pending" }),
+    {
+      procedure: "auth.login",
+      mutation: true,
+      input: { login: seeded.benchUser.username, password: seeded.benchUser.password },
+      pages: 1,
+    },
+  ];
+}
+
+async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = createRedis(redisUrl);
+  try {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}
