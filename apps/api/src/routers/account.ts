@@ -1,6 +1,7 @@
 import { type Transaction, transactionKinds, transactionStatuses, transactions, users } from "@certchain/db";
 import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
-import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
+import { union } from "drizzle-orm/mysql-core";
 import { isAddress } from "viem";
 import { z } from "zod";
 import { username } from "../auth/fields.ts";
@@ -129,19 +130,23 @@ export const accountRouter = {
         (a): a is `0x${string}` => a !== null,
       );
       if (addresses.length === 0) return { items: [], nextCursor: null };
-      const filters: Array<SQL | undefined> = [
-        or(inArray(transactions.fromAddress, addresses), inArray(transactions.toAddress, addresses)),
-      ];
+      const filters: Array<SQL | undefined> = [];
       if (input.kind) filters.push(eq(transactions.kind, input.kind));
       if (input.status) filters.push(eq(transactions.status, input.status));
       if (input.cursor) {
         const [beforeId] = decodeCursor(input.cursor, z.tuple([z.number().int()]));
         filters.push(lt(transactions.id, beforeId));
       }
-      const rows = await ctx.deps.db
-        .select()
-        .from(transactions)
-        .where(and(...filters))
+      // One page from each side, each walking its own (address, id) index newest first, then merged: an OR over both
+      // columns would read and sort every row of the user's before the LIMIT. UNION drops a row found on both sides.
+      const side = (column: typeof transactions.fromAddress | typeof transactions.toAddress) =>
+        ctx.deps.db
+          .select()
+          .from(transactions)
+          .where(and(inArray(column, addresses), ...filters))
+          .orderBy(desc(transactions.id))
+          .limit(input.limit + 1);
+      const rows = await union(side(transactions.fromAddress), side(transactions.toAddress))
         .orderBy(desc(transactions.id))
         .limit(input.limit + 1);
       return toPage(rows, input.limit, toTransactionOutput, (row) => [row.id]);
