@@ -17,6 +17,11 @@ import { FatalError, RetryableError } from "./errors.ts";
 
 /** Fee estimates are shared by every job of a process for this long: one RPC call instead of one per transaction. */
 const FEE_CACHE_MS = 1000;
+/**
+ * Calls made in the same tick go to the node as one JSON-RPC batch (up to this many): a wallet's batch of simulations
+ * or broadcasts, the follower's block reads. One HTTP round trip instead of hundreds.
+ */
+const RPC_BATCH_SIZE = 500;
 /** Gas limit headroom over the estimate: state may change a little between simulation and inclusion. */
 const GAS_HEADROOM_PERCENT = 120n;
 
@@ -32,17 +37,31 @@ export type BroadcastResult =
   | "nonce_too_high"
   | "insufficient_funds";
 
+/** A block as the follower needs it: where it sits in the chain and which transactions it holds. */
+export type BlockSummary = { number: bigint; hash: Hash; parentHash: Hash; transactions: Hash[] };
+
+/** What finality needs from a receipt. */
+export type ReceiptOutcome = { transactionHash: Hash; blockHash: Hash; status: "success" | "reverted" };
+
 export type RelayerChain = {
   client: PublicClient<Transport, Chain>;
   /** Current EIP-1559 fees (cached for a second). */
   fees(): Promise<Fees>;
-  /** Simulates the call and returns its gas limit; a revert is a `FatalError` named after the decoded custom error. */
+  /**
+   * Simulates the call on the latest block and returns its gas limit; a revert is a `FatalError` named after the
+   * decoded custom error. Pending transactions are not applied: a request that needs another's effect declares it with
+   * `dependsOn` and is simulated once that one is mined.
+   */
   simulate(from: Hex, call: ContractCall): Promise<bigint>;
   broadcast(rawTx: Hex): Promise<BroadcastResult>;
   /** The receipt in the canonical chain, or `null` when the transaction is not mined (or a reorg removed it). */
   receipt(hash: Hash): Promise<TransactionReceipt | null>;
   /** True when the node knows the transaction (pending or mined). */
   isKnown(hash: Hash): Promise<boolean>;
+  /** The canonical block at a height, or `null` beyond the head. */
+  block(number: bigint): Promise<BlockSummary | null>;
+  /** Every receipt of a block, by hash (so a reorg cannot swap the block under the call). */
+  blockReceipts(blockHash: Hash): Promise<ReceiptOutcome[]>;
 };
 
 export async function connectChain(rpcUrl: string, chainId: number): Promise<RelayerChain> {
@@ -52,7 +71,10 @@ export async function connectChain(rpcUrl: string, chainId: number): Promise<Rel
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl] } },
   });
-  const client = createPublicClient({ chain, transport: http(rpcUrl, { retryCount: 2 }) });
+  const client = createPublicClient({
+    chain,
+    transport: http(rpcUrl, { retryCount: 2, batch: { batchSize: RPC_BATCH_SIZE } }),
+  });
   let nodeChainId: number;
   try {
     nodeChainId = await client.getChainId();
@@ -80,7 +102,15 @@ export async function connectChain(rpcUrl: string, chainId: number): Promise<Rel
 
     async simulate(from, call) {
       try {
-        const gas = await client.estimateGas({ account: from, to: call.to, data: call.data, value: call.value });
+        // Against the latest block, not the node's default "pending": anvil builds a pending block out of the whole
+        // mempool for every such call, which under load means re-running thousands of queued transactions each time.
+        const gas = await client.estimateGas({
+          account: from,
+          to: call.to,
+          data: call.data,
+          value: call.value,
+          blockTag: "latest",
+        });
         return (gas * GAS_HEADROOM_PERCENT) / 100n;
       } catch (error) {
         throw classifySimulationError(error);
@@ -119,6 +149,25 @@ export async function connectChain(rpcUrl: string, chainId: number): Promise<Rel
       } catch (error) {
         if (error instanceof BaseError && error.name === "TransactionNotFoundError") return false;
         throw new RetryableError(`could not look up ${hash}`, { cause: error });
+      }
+    },
+
+    async block(number) {
+      try {
+        const block = await client.getBlock({ blockNumber: number });
+        return { number, hash: block.hash, parentHash: block.parentHash, transactions: block.transactions };
+      } catch (error) {
+        if (error instanceof BaseError && error.name === "BlockNotFoundError") return null;
+        throw new RetryableError(`could not read block ${number}`, { cause: error });
+      }
+    },
+
+    async blockReceipts(blockHash) {
+      try {
+        const receipts = await client.getBlockReceipts({ blockHash });
+        return receipts.map(({ transactionHash, blockHash, status }) => ({ transactionHash, blockHash, status }));
+      } catch (error) {
+        throw new RetryableError(`could not read the receipts of block ${blockHash}`, { cause: error });
       }
     },
   };

@@ -2,9 +2,12 @@ import type { Config, Logger } from "@certchain/common";
 import type { Deployment } from "@certchain/contracts";
 import type { Db } from "@certchain/db";
 import type { TxRequestProducer } from "@certchain/queue";
+import type { BlockRecords } from "./block-records.ts";
 import type { RelayerChain } from "./chain.ts";
+import type { Leases } from "./leases.ts";
 import type { RelayerMetrics } from "./metrics.ts";
 import type { NonceReservations } from "./nonces.ts";
+import type { TxRequestBatches } from "./request-batches.ts";
 import type { TxRequestStore } from "./requests.ts";
 import type { Signers } from "./signers.ts";
 
@@ -26,10 +29,16 @@ export type RelayerDeps = {
   deployment: Deployment;
   signers: Signers;
   store: TxRequestStore;
+  /** A wallet batch's multi-row writes: signatures, broadcasts. */
+  batches: TxRequestBatches;
+  /** The block follower's multi-row writes: mined, reorged, final. */
+  blocks: BlockRecords;
   nonces: NonceReservations;
+  /** Which process sends for a wallet, which one follows blocks. */
+  leases: Leases;
   /** For the relayer's own requests: development funding of custodial wallets. */
   producer: TxRequestProducer;
   metrics: RelayerMetrics;
-  /** Enqueues jobs for requests the relayer created in MySQL (gap fillers). */
-  enqueue(requestIds: string[]): Promise<void>;
+  /** Adds jobs for requests the relayer created or re-queued in MySQL (gap fillers, lost nonces). */
+  enqueue(requests: Array<{ requestId: string; kind: string }>): Promise<void>;
 };

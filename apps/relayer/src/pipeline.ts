@@ -1,72 +1,73 @@
-import type { Address } from "viem";
+import { dependencyState } from "./dependencies.ts";
 import type { RelayerDeps } from "./deps.ts";
-import { broadcastVariant, sendQueued } from "./send.ts";
-import { trackMined, trackSent } from "./track.ts";
+import { FatalError } from "./errors.ts";
+import { broadcastVariant, failOrCancel, type SyncWallet } from "./send.ts";
+import { createWalletSender } from "./wallet-sender.ts";
 
-/** Steps taken in one job run before yielding: enough for queued → sent → mined → confirmed on a fast chain. */
+/** Steps a job takes before it waits: a request beyond the batches of one drain is served by the next drains. */
 const MAX_STEPS_PER_RUN = 4;
+/**
+ * Polls a job waits while another process holds its wallet. That process keeps sending the wallet's queued requests,
+ * this one included, so the job only needs to come back to finish (or to take over if that process died).
+ */
+const HELD_ELSEWHERE_POLLS = 5;
+
+/** What a job does after a step: finish, or come back after `ms` (without holding a worker slot meanwhile). */
+export type StepOutcome = { done: true } | { done: false; waitMs: number };
 
 export type TxPipeline = {
   /**
-   * Moves a request as far as it can go now, reading its state from MySQL (never from the job), so any worker may
-   * resume it after a crash. `"done"` once it is final; `"wait"` when the chain must move first.
+   * Takes a request to the chain: waits for its dependency, has its wallet's batch simulate, sign, persist and
+   * broadcast it, or rebroadcasts persisted bytes. Done once the request is `sent` (the block follower tracks it from
+   * there) or final. Reads its state from MySQL (never from the job), so any worker may resume it after a crash, and
+   * throws what is worth a retry with backoff.
    */
-  advance(requestId: string): Promise<"done" | "wait">;
-  /** Aligns a wallet's nonce counter with the chain and fills gaps (see `NonceReservations.repair`). */
-  syncWallet(wallet: Address, force?: boolean): Promise<void>;
+  advance(requestId: string): Promise<StepOutcome>;
 };
 
-export function createTxPipeline(deps: RelayerDeps): TxPipeline {
-  const syncedWallets = new Set<string>();
+const DONE: StepOutcome = { done: true };
 
-  const syncWallet = async (wallet: Address, force = false) => {
-    if (syncedWallets.has(wallet) && !force) return;
-    const [latest, pending] = await Promise.all([
-      deps.chain.client.getTransactionCount({ address: wallet, blockTag: "latest" }),
-      deps.chain.client.getTransactionCount({ address: wallet, blockTag: "pending" }),
-    ]);
-    const fillers = await deps.nonces.repair(wallet, { latest, pending });
-    if (fillers.length > 0) {
-      deps.logger.warn({ wallet, fillers: fillers.length, from: latest }, "Filled nonce gaps with no-ops");
-      await deps.enqueue(fillers);
-    }
-    syncedWallets.add(wallet);
-  };
-
-  /** One step; returns true when the request is final. */
-  const step = async (requestId: string): Promise<{ final: boolean; status?: string }> => {
-    const request = await deps.store.load(requestId);
-    if (!request) return { final: true };
-    switch (request.status) {
-      case "queued":
-        await sendQueued(deps, request, syncWallet);
-        break;
-      case "signed":
-        if (request.rawTx && request.txHash) {
-          await broadcastVariant(deps, request, request.rawTx, request.txHash, syncWallet);
-        }
-        break;
-      case "sent":
-        await trackSent(deps, request, syncWallet);
-        break;
-      case "mined":
-        return { final: await trackMined(deps, request), status: request.status };
-      default:
-        return { final: true };
-    }
-    return { final: false, status: request.status };
-  };
+export function createTxPipeline(deps: RelayerDeps, syncWallet: SyncWallet): TxPipeline {
+  const pollMs = deps.config.relayerPollMs;
+  const wait = (ms: number): StepOutcome => ({ done: false, waitMs: ms });
+  const sender = createWalletSender(deps, syncWallet);
 
   return {
-    syncWallet,
     async advance(requestId) {
-      for (let i = 0; i < MAX_STEPS_PER_RUN; i += 1) {
-        const { final, status } = await step(requestId);
-        if (final) return "done";
-        // No progress: the chain has to move before the next step can.
-        if ((await deps.store.load(requestId))?.status === status) return "wait";
+      for (let step = 0; step < MAX_STEPS_PER_RUN; step += 1) {
+        const request = await deps.store.load(requestId);
+        if (request?.status === "queued") {
+          const dependency = await dependencyState(deps, request);
+          if (dependency.state === "waiting") return wait(pollMs);
+          if (dependency.state === "failed" || !request.fromAddress) {
+            const error =
+              dependency.state === "failed"
+                ? dependency.error
+                : new FatalError("no_sender", "the request names no sending wallet");
+            await failOrCancel(deps, request, error);
+            continue;
+          }
+          const drained = await sender.drain(request.fromAddress);
+          const error = drained.errors.get(requestId);
+          if (error) throw error;
+          if (drained.sent.has(requestId)) return DONE;
+          // Another process holds the wallet and sends whatever is queued for it while it does: look again later.
+          if (!drained.held) return wait(HELD_ELSEWHERE_POLLS * pollMs);
+          // Nothing could go (funding under way, a node hiccup): try again at the next poll.
+          if (drained.sent.size === 0) return wait(pollMs);
+        } else if (request?.status === "signed") {
+          // A batch of this process may be broadcasting it right now.
+          if (request.fromAddress) await sender.idle(request.fromAddress);
+          const current = await deps.store.load(requestId);
+          if (current?.status === "signed" && current.rawTx && current.txHash) {
+            await broadcastVariant(deps, current, current.rawTx, current.txHash, syncWallet);
+          }
+        } else {
+          // `sent` and `mined` requests are the follower's; final ones (or none) are done.
+          return DONE;
+        }
       }
-      return "wait";
+      return wait(pollMs);
     },
   };
 }

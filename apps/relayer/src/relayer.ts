@@ -1,28 +1,37 @@
 import type { Config, Logger } from "@certchain/common";
 import type { Deployment } from "@certchain/contracts";
-import { type Db, walletNonces } from "@certchain/db";
+import { type Db, txRequests, walletNonces } from "@certchain/db";
 import {
   createTxRequestProducer,
   TX_REQUEST_JOB_OPTIONS,
   TX_REQUESTS_QUEUE,
   type TxRequestJobData,
+  type TxStatusEvent,
   txStatusChannel,
 } from "@certchain/queue";
 import { DelayedError, Queue, Worker } from "bullmq";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Redis } from "ioredis";
 import type { Address } from "viem";
+import { createBlockRecords } from "./block-records.ts";
 import type { RelayerChain } from "./chain.ts";
 import type { RelayerDeps } from "./deps.ts";
+import { createBlockFollower } from "./follower.ts";
+import { createLeases } from "./leases.ts";
 import { createRelayerMetrics, type RelayerMetrics } from "./metrics.ts";
 import { createNonceReservations } from "./nonces.ts";
-import { createTxPipeline } from "./pipeline.ts";
+import { createTxPipeline, type StepOutcome } from "./pipeline.ts";
+import { createTxRequestBatches, type PublishStatus } from "./request-batches.ts";
 import { createTxRequestStore } from "./requests.ts";
 import { createSigners } from "./signers.ts";
+import { createWalletSync } from "./wallet-sync.ts";
 
 /** A live request whose row has not changed for this long and has no job gets one (see `enqueueOrphans`). */
 const ORPHAN_AGE_MS = 10_000;
 /** Processing failures after which a request that never reserved a nonce is given up. */
 const MAX_ATTEMPTS_WITHOUT_NONCE = 30;
+/** Statuses after which a dependent request can move on (mined) or must fail (the rest): its job is woken at once. */
+const WAKES_DEPENDENTS: readonly TxStatusEvent["status"][] = ["mined", "failed", "cancelled", "replaced"];
 
 export type RelayerOptions = {
   config: RelayerDeps["config"] & Pick<Config, "redisPrefix" | "operatorPrivateKey" | "masterKey">;
@@ -52,6 +61,28 @@ export function createRelayer(options: RelayerOptions): Relayer {
   const producer = createTxRequestProducer({ db, queue });
   const metrics = createRelayerMetrics(queue);
   const channel = txStatusChannel(prefix);
+
+  /** Wakes the delayed jobs of requests waiting on these, so they go (or fail) now rather than at their next poll. */
+  const wakeDependents = async (requestIds: string[]) => {
+    const dependents = await db
+      .select({ id: txRequests.id })
+      .from(txRequests)
+      .where(and(inArray(txRequests.dependsOn, requestIds), eq(txRequests.status, "queued")));
+    for (const { id } of dependents) {
+      const job = await queue.getJob(id);
+      // Another worker may be running it, or it may be waiting already: then there is nothing to wake.
+      if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+    }
+  };
+  const publish: PublishStatus = async (events) => {
+    if (events.length === 0) return;
+    const pipeline = redis.pipeline();
+    for (const event of events) pipeline.publish(channel, JSON.stringify(event));
+    await pipeline.exec();
+    const settled = events.filter((event) => WAKES_DEPENDENTS.includes(event.status));
+    if (settled.length > 0) await wakeDependents(settled.map((event) => event.requestId));
+  };
+
   const deps: RelayerDeps = {
     config,
     logger,
@@ -63,30 +94,32 @@ export function createRelayer(options: RelayerOptions): Relayer {
       operatorPrivateKey: config.operatorPrivateKey,
       masterKeys: new Map([[1, config.masterKey]]),
     }),
-    store: createTxRequestStore({
-      db,
-      publish: async (event) => void (await redis.publish(channel, JSON.stringify(event))),
-    }),
+    store: createTxRequestStore({ db, publish }),
+    batches: createTxRequestBatches({ db, publish }),
+    blocks: createBlockRecords({ db, publish }),
     nonces: createNonceReservations(db),
+    leases: createLeases(redis, prefix),
     producer,
     metrics,
-    enqueue: async (requestIds) => {
+    enqueue: async (requests) => {
       await queue.addBulk(
-        requestIds.map((requestId) => ({
-          name: "noop",
+        requests.map(({ requestId, kind }) => ({
+          name: kind,
           data: { requestId },
           opts: { ...TX_REQUEST_JOB_OPTIONS, jobId: requestId },
         })),
       );
     },
   };
-  const pipeline = createTxPipeline(deps);
+  const syncWallet = createWalletSync(deps);
+  const follower = createBlockFollower(deps, redis, prefix, syncWallet);
+  const pipeline = createTxPipeline(deps, syncWallet);
 
   const worker = new Worker<TxRequestJobData>(
     TX_REQUESTS_QUEUE,
     async (job, token) => {
       const { requestId } = job.data;
-      let outcome: "done" | "wait";
+      let outcome: StepOutcome;
       try {
         outcome = await pipeline.advance(requestId);
       } catch (error) {
@@ -101,9 +134,9 @@ export function createRelayer(options: RelayerOptions): Relayer {
         }
         throw error;
       }
-      if (outcome === "done") return;
+      if (outcome.done) return;
       // The job is the request's timer: park it and let any worker pick it up again, without holding a slot.
-      await job.moveToDelayed(Date.now() + config.relayerPollMs, token);
+      await job.moveToDelayed(Date.now() + outcome.waitMs, token);
       throw new DelayedError();
     },
     {
@@ -122,20 +155,42 @@ export function createRelayer(options: RelayerOptions): Relayer {
   let sweeper: NodeJS.Timeout | undefined;
   let running = false;
 
+  /**
+   * Every process competes for the follower lease each poll; the holder follows the chain, renewing the lease between
+   * the steps of a pass. A killed holder's lease lapses within seconds, so another process carries on.
+   */
+  const followerLeaseMs = Math.max(10 * config.relayerPollMs, 2000);
+  let following: Promise<void> | undefined;
+  let followerTimer: NodeJS.Timeout | undefined;
+  const follow = async () => {
+    const started = Date.now();
+    try {
+      const holdLease = () => deps.leases.acquire("follower", followerLeaseMs);
+      if (await holdLease()) await follower.pass(holdLease);
+    } catch (error) {
+      logger.warn({ err: describe(error) }, "Failed a follower pass; will retry");
+    }
+    if (running) followerTimer = setTimeout(startFollowing, Math.max(0, config.relayerPollMs - (Date.now() - started)));
+  };
+  const startFollowing = () => {
+    following = follow();
+  };
+
   return {
     metrics,
     queue,
     async start() {
       const known = await db.select({ address: walletNonces.address }).from(walletNonces);
-      for (const { address } of known) await pipeline.syncWallet(address as Address, true);
+      for (const { address } of known) await syncWallet(address as Address, true);
       sweeper = setInterval(() => {
         producer.enqueueOrphans(ORPHAN_AGE_MS).then(
           (added) => added > 0 && logger.warn({ added }, "Enqueued requests that had no job"),
           (error: unknown) => logger.warn({ err: describe(error) }, "Orphan sweep failed"),
         );
       }, ORPHAN_AGE_MS);
-      void worker.run();
       running = true;
+      startFollowing();
+      void worker.run();
       logger.info({ wallets: known.length, concurrency: config.relayerConcurrency }, "Started relayer");
     },
     async isReady() {
@@ -150,12 +205,20 @@ export function createRelayer(options: RelayerOptions): Relayer {
     async close() {
       running = false;
       if (sweeper) clearInterval(sweeper);
+      if (followerTimer) clearTimeout(followerTimer);
+      await following;
+      await deps.leases.release("follower").catch(() => undefined);
       await worker.close();
       await queue.close();
     },
   };
 }
 
+/** One line: the error and, when it wraps one (a failed query wraps the driver's error), its innermost cause. */
 function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]}` : String(error);
+  if (!(error instanceof Error)) return String(error);
+  const line = (e: Error) => `${e.name}: ${e.message.split("\n")[0]}`;
+  let cause: unknown = error.cause;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  return cause instanceof Error ? `${line(error)} (${line(cause)})` : line(error);
 }

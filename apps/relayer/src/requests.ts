@@ -11,9 +11,11 @@ import {
   txRequests,
 } from "@certchain/db";
 import type { TxStatusEvent } from "@certchain/queue";
-import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Address, Hash, Hex, TransactionReceipt } from "viem";
+import { ROW_LOCKS_ONLY } from "./bulk-sql.ts";
 import type { CallEffect } from "./calls.ts";
+import type { PublishStatus } from "./request-batches.ts";
 
 /** A signed transaction for a request, as persisted before its broadcast. */
 export type SignedVariant = {
@@ -34,6 +36,11 @@ export type PendingTransaction = CallEffect & {
 
 export type TxRequestStore = {
   load(requestId: string): Promise<TxRequest | undefined>;
+  /** `sent` requests first broadcast more than `olderThanMs` ago, oldest first: who sends them, at which nonce. */
+  staleSent(
+    olderThanMs: number,
+    limit: number,
+  ): Promise<Array<{ id: string; fromAddress: Address | null; nonce: number | null }>>;
   /** Every signed variant of the request, newest first. */
   variants(requestId: string): Promise<TxRequestHash[]>;
   /**
@@ -44,14 +51,6 @@ export type TxRequestStore = {
   persistVariant(request: TxRequest, variant: SignedVariant, pending: PendingTransaction): Promise<SignedVariant>;
   markSent(request: TxRequest, txHash: Hash): Promise<void>;
   markMined(request: TxRequest, variant: TxRequestHash, receipt: TransactionReceipt): Promise<void>;
-  /** A reorg removed the block: back to `sent`, to be found in a new block or rebroadcast. */
-  markUnmined(request: TxRequest): Promise<void>;
-  /** Ends a request that is final on chain (`confirmed`, or `failed`/`cancelled` when its nonce went to a cancel). */
-  markFinal(
-    request: TxRequest,
-    status: "confirmed" | "failed" | "cancelled",
-    failure?: { code: string; message: string },
-  ): Promise<void>;
   /** Fails a request that holds no nonce; false if it got one meanwhile (then it must be cancelled instead). */
   failUnsent(request: TxRequest, code: string, message: string): Promise<boolean>;
   /** Records why a request holding a nonce is being cancelled; it ends `failed` once the cancel is final. */
@@ -65,40 +64,60 @@ export type TxRequestStore = {
   countAttempt(requestId: string): Promise<number>;
 };
 
-export function createTxRequestStore(deps: {
-  db: Db;
-  publish: (event: TxStatusEvent) => Promise<void>;
-}): TxRequestStore {
+export function createTxRequestStore(deps: { db: Db; publish: PublishStatus }): TxRequestStore {
   const { db, publish } = deps;
+  // Every job reads its request at least once: build that query once, not per call (drizzle's builder costs more CPU
+  // than the round trip).
+  const loadById = db
+    .select()
+    .from(txRequests)
+    .where(eq(txRequests.id, sql.placeholder("requestId")))
+    .prepare();
 
-  /** A status change made only if the request is still in `from`; publishes it when it happened. */
+  /**
+   * A status change made only if the request is still in `from`. Returns the event to publish (after the commit, when
+   * `executor` is a transaction), or nothing when no change happened.
+   */
   const transition = async (
     executor: DbExecutor,
     request: TxRequest,
     from: readonly TxRequestStatus[],
     to: TxRequestStatus,
     set: Partial<typeof txRequests.$inferInsert> = {},
-  ): Promise<boolean> => {
+  ): Promise<TxStatusEvent[]> => {
     const [result] = await executor
       .update(txRequests)
       .set({ ...set, status: to })
       .where(and(eq(txRequests.id, request.id), inArray(txRequests.status, [...from])));
-    const changed = result.affectedRows === 1;
-    if (changed && to !== request.status) {
-      await publish({
+    if (result.affectedRows !== 1 || to === request.status) return [];
+    return [
+      {
         requestId: request.id,
         status: to,
         txHash: set.txHash ?? request.txHash,
         errorCode: set.errorCode ?? request.errorCode,
-      });
-    }
-    return changed;
+      },
+    ];
   };
 
   return {
     async load(requestId) {
-      const [row] = await db.select().from(txRequests).where(eq(txRequests.id, requestId));
+      const [row] = await loadById.execute({ requestId });
       return row;
+    },
+
+    staleSent(olderThanMs, limit) {
+      return db
+        .select({ id: txRequests.id, fromAddress: txRequests.fromAddress, nonce: txRequests.nonce })
+        .from(txRequests)
+        .where(
+          and(
+            eq(txRequests.status, "sent"),
+            sql`COALESCE(${txRequests.sentAt}, ${txRequests.updatedAt}) < NOW(3) - INTERVAL ${olderThanMs * 1000} MICROSECOND`,
+          ),
+        )
+        .orderBy(asc(txRequests.id))
+        .limit(limit);
     },
 
     variants(requestId) {
@@ -165,19 +184,17 @@ export function createTxRequestStore(deps: {
           } else {
             await tx.update(txRequests).set(set).where(eq(txRequests.id, request.id));
           }
-        });
+        }, ROW_LOCKS_ONLY);
       } catch (error) {
         // Signing is deterministic: two workers signing the same variant get the same hash, and the first one stored it.
         if (isDuplicateKeyError(error, "tx_request_hashes_tx_hash_uq")) return variant;
         throw error;
       }
-      if (published)
-        await publish({
-          requestId: request.id,
-          status: "signed",
-          txHash: persisted.txHash,
-          errorCode: request.errorCode,
-        });
+      if (published) {
+        await publish([
+          { requestId: request.id, status: "signed", txHash: persisted.txHash, errorCode: request.errorCode },
+        ]);
+      }
       return persisted;
     },
 
@@ -187,40 +204,49 @@ export function createTxRequestStore(deps: {
         .update(txRequestHashes)
         .set({ status: "sent", sentAt: now })
         .where(and(eq(txRequestHashes.txHash, txHash), eq(txRequestHashes.status, "signed")));
-      await transition(db, request, ["signed"], "sent", { sentAt: request.sentAt ?? now });
+      await publish(await transition(db, request, ["signed"], "sent", { sentAt: request.sentAt ?? now }));
     },
 
     async markMined(request, variant, receipt) {
-      await db.transaction(async (tx) => {
+      const now = new Date();
+      const events = await db.transaction(async (tx) => {
+        // The request row first, as the follower's batches lock them: rows before their variants, never the reverse.
+        const [current] = await tx
+          .select({ status: txRequests.status, blockHash: txRequests.blockHash, errorCode: txRequests.errorCode })
+          .from(txRequests)
+          .where(eq(txRequests.id, request.id))
+          .for("update");
+        if (!current || !["signed", "sent", "mined"].includes(current.status)) return [];
+        if (current.status === "mined" && current.blockHash === receipt.blockHash) return [];
+        await tx
+          .update(txRequests)
+          .set({
+            status: "mined",
+            txHash: variant.txHash,
+            rawTx: variant.rawTx,
+            blockNumber: Number(receipt.blockNumber),
+            blockHash: receipt.blockHash,
+            sentAt: sql`IFNULL(${txRequests.sentAt}, ${now})`,
+          })
+          .where(eq(txRequests.id, request.id));
         await tx
           .update(txRequestHashes)
-          .set({ status: sql`IF(tx_hash = ${variant.txHash}, 'mined', 'replaced')` })
+          .set({
+            status: sql`IF(tx_hash = ${variant.txHash}, 'mined', 'replaced')`,
+            sentAt: sql`IFNULL(${txRequestHashes.sentAt}, ${now})`,
+          })
           // Dropped variants held a nonce that was lost; they stay dropped.
           .where(and(eq(txRequestHashes.txRequestId, request.id), ne(txRequestHashes.status, "dropped")));
-        await transition(tx, request, ["signed", "sent", "mined"], "mined", {
-          txHash: variant.txHash,
-          rawTx: variant.rawTx,
-          blockNumber: Number(receipt.blockNumber),
-          blockHash: receipt.blockHash,
-        });
-      });
-    },
-
-    async markUnmined(request) {
-      await db
-        .update(txRequestHashes)
-        .set({ status: "sent" })
-        .where(
-          and(eq(txRequestHashes.txRequestId, request.id), inArray(txRequestHashes.status, ["mined", "replaced"])),
-        );
-      await transition(db, request, ["mined"], "sent", { blockNumber: null, blockHash: null });
-    },
-
-    async markFinal(request, status, failure) {
-      await transition(db, request, ["mined"], status, {
-        confirmedAt: new Date(),
-        ...(failure && { errorCode: failure.code, errorMessage: failure.message }),
-      });
+        const event = { requestId: request.id, txHash: variant.txHash, errorCode: current.errorCode };
+        // A signed request found in a block evidently was broadcast: it passes through `sent`.
+        if (current.status === "signed")
+          return [
+            { ...event, status: "sent" as const },
+            { ...event, status: "mined" as const },
+          ];
+        return current.status === "sent" ? [{ ...event, status: "mined" as const }] : [];
+      }, ROW_LOCKS_ONLY);
+      await publish(events);
     },
 
     async failUnsent(request, code, message) {
@@ -229,7 +255,7 @@ export function createTxRequestStore(deps: {
         .set({ status: "failed", errorCode: code, errorMessage: message })
         .where(and(eq(txRequests.id, request.id), eq(txRequests.status, "queued"), sql`${txRequests.nonce} IS NULL`));
       if (result.affectedRows !== 1) return false;
-      await publish({ requestId: request.id, status: "failed", txHash: null, errorCode: code });
+      await publish([{ requestId: request.id, status: "failed", txHash: null, errorCode: code }]);
       return true;
     },
 
@@ -238,19 +264,21 @@ export function createTxRequestStore(deps: {
     },
 
     async requeueForNewNonce(request) {
-      await db.transaction(async (tx) => {
+      const events = await db.transaction(async (tx) => {
+        await tx.select({ id: txRequests.id }).from(txRequests).where(eq(txRequests.id, request.id)).for("update");
         await tx.update(txRequestHashes).set({ status: "dropped" }).where(eq(txRequestHashes.txRequestId, request.id));
         await tx
           .update(transactions)
           .set({ status: "failed", failureReason: "dropped" })
           .where(and(eq(transactions.txRequestId, request.id), eq(transactions.status, "pending")));
-        await transition(tx, request, ["signed", "sent"], "queued", {
+        return transition(tx, request, ["signed", "sent"], "queued", {
           nonce: null,
           rawTx: null,
           txHash: null,
           sentAt: null,
         });
-      });
+      }, ROW_LOCKS_ONLY);
+      await publish(events);
     },
 
     async countAttempt(requestId) {

@@ -10,20 +10,26 @@ const BUMP_PER_MILLE = 1125n;
 const MIN_REPLACEMENT_PER_MILLE = 1100n;
 
 /**
- * A broadcast younger than this many poll intervals is only checked for a receipt. Transactions queued behind an
- * earlier nonce of their wallet wait here routinely, and checking each of them for a lost nonce or a forgotten
+ * A broadcast younger than this many poll intervals is left to the block follower. Transactions queued behind an
+ * earlier nonce of their wallet wait this long routinely, and checking each of them for a lost nonce or a forgotten
  * broadcast on every poll would spend most of the node's time on requests that are fine.
  */
-const STALE_AFTER_POLLS = 5;
+export const STALE_AFTER_POLLS = 5;
 
 const live = (variant: TxRequestHash) => variant.status !== "dropped";
 
 /**
- * A `sent` request: looks for a receipt of any of its variants (an earlier one may win after a bump). With none, it
- * checks the nonce was not taken by someone else, replaces the transaction if it has waited too long, and rebroadcasts
- * it if the node has forgotten it (dropped from the mempool, or returned by a reorg).
+ * A `sent` request that has waited longer than the follower usually takes to see it mined: looks for a receipt of any
+ * of its variants (an earlier one may win after a bump, or it was mined in a block the follower never read). With
+ * none, it replaces the transaction if it has waited too long, and rebroadcasts it if the node has forgotten it
+ * (dropped from the mempool, or returned by a reorg). Returns `"nonce_used"` when the chain is past its nonce but no
+ * variant has a receipt: a foreign transaction took the nonce, or a receipt is not readable yet.
  */
-export async function trackSent(deps: RelayerDeps, request: TxRequest, syncWallet: SyncWallet): Promise<void> {
+export async function trackSent(
+  deps: RelayerDeps,
+  request: TxRequest,
+  syncWallet: SyncWallet,
+): Promise<"nonce_used" | undefined> {
   const variants = (await deps.store.variants(request.id)).filter(live);
   if (await findMined(deps, request, variants)) return;
   const newest = variants[0];
@@ -36,12 +42,9 @@ export async function trackSent(deps: RelayerDeps, request: TxRequest, syncWalle
     blockTag: "latest",
   });
   if (chainNonce > request.nonce) {
-    // Mined between the two reads, or a foreign transaction took the nonce.
+    // Mined between the two reads, or a foreign transaction took the nonce: the caller looks again later to tell.
     if (await findMined(deps, request, variants)) return;
-    deps.logger.warn({ requestId: request.id, nonce: request.nonce }, "Lost nonce to a foreign transaction; re-queued");
-    await deps.store.requeueForNewNonce(request);
-    await syncWallet(request.fromAddress, true);
-    return;
+    return "nonce_used";
   }
 
   if (waitedMs > deps.config.relayerReplaceAfterMs && (await replace(deps, request, newest, syncWallet))) return;
@@ -49,40 +52,6 @@ export async function trackSent(deps: RelayerDeps, request: TxRequest, syncWalle
     deps.logger.info({ requestId: request.id, txHash: newest.txHash }, "Rebroadcast forgotten transaction");
     await broadcastVariant(deps, request, newest.rawTx, newest.txHash, syncWallet);
   }
-}
-
-/**
- * A `mined` request: re-reads the receipt every time (a cached one would hide a reorg). Gone → back to `sent`;
- * moved to another block → new block refs; `FINALITY_DEPTH` blocks deep → final. Returns true when final.
- */
-export async function trackMined(deps: RelayerDeps, request: TxRequest): Promise<boolean> {
-  if (!request.txHash) return false;
-  const receipt = await deps.chain.receipt(request.txHash);
-  if (!receipt) {
-    deps.logger.warn({ requestId: request.id, txHash: request.txHash }, "Reorg removed mined transaction");
-    await deps.store.markUnmined(request);
-    return false;
-  }
-  const variants = await deps.store.variants(request.id);
-  const minedVariant = variants.find((variant) => variant.txHash === request.txHash);
-  if (!minedVariant) return false;
-  if (receipt.blockHash !== request.blockHash) await deps.store.markMined(request, minedVariant, receipt);
-
-  // viem caches the block number for its polling interval (4 s by default); finality needs the current head.
-  const head = await deps.chain.client.getBlockNumber({ cacheTime: 0 });
-  if (head - receipt.blockNumber + 1n < BigInt(deps.config.finalityDepth)) return false;
-
-  if (receipt.status === "reverted") {
-    await deps.store.markFinal(request, "failed", { code: "reverted", message: "the transaction reverted on chain" });
-    deps.metrics.failures.inc({ reason: "reverted" });
-  } else if (minedVariant.purpose === "cancel") {
-    await deps.store.markFinal(request, request.errorCode ? "failed" : "cancelled");
-    if (request.errorCode) deps.metrics.failures.inc({ reason: request.errorCode });
-  } else {
-    await deps.store.markFinal(request, "confirmed");
-    deps.metrics.confirmations.inc();
-  }
-  return true;
 }
 
 async function findMined(deps: RelayerDeps, request: TxRequest, variants: TxRequestHash[]): Promise<boolean> {

@@ -12,7 +12,9 @@ export {
   LIVE_TX_REQUEST_STATUSES,
   type SubmitTxRequest,
   type SubmittedTxRequest,
+  TxRequestDependencyError,
   type TxRequestProducer,
+  UNSENT_TX_REQUEST_STATUSES,
 } from "./producer.ts";
 export { assertNoEviction, createRedis } from "./redis.ts";
 export type { TxStatusEvent } from "./status.ts";

@@ -7,8 +7,9 @@ export const TX_REQUESTS_QUEUE = "tx-requests";
 export type TxRequestJobData = { requestId: string };
 
 /**
- * Jobs drive a request until it is final, so retries are many and spaced; finished jobs are removed because the
- * request row, not the job, is the record (and a kept job would block the sweeper from re-adding a lost one).
+ * Jobs drive a request until the node has accepted it (the relayer's block follower tracks it from there), so retries
+ * are many and spaced; finished jobs are removed because the request row, not the job, is the record (and a kept job
+ * would block the sweeper from re-adding a lost one).
  */
 export const TX_REQUEST_JOB_OPTIONS: JobsOptions = {
   attempts: 20,

@@ -1,4 +1,11 @@
-import { type DbExecutor, isDuplicateKeyError, newTxRequestId, type TxRequestStatus, txRequests } from "@certchain/db";
+import {
+  type DbExecutor,
+  isDuplicateKeyError,
+  isTxRequestId,
+  newTxRequestId,
+  type TxRequestStatus,
+  txRequests,
+} from "@certchain/db";
 import type { Queue } from "bullmq";
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { TX_REQUEST_JOB_OPTIONS, type TxRequestJobData } from "./names.ts";
@@ -17,6 +24,11 @@ export const LIVE_TX_REQUEST_STATUSES = [
   "sent",
   "mined",
 ] as const satisfies readonly TxRequestStatus[];
+/**
+ * Live statuses in which a request needs its job: until the node has accepted it. From `sent` on, the relayer's
+ * block follower tracks it, with no job.
+ */
+export const UNSENT_TX_REQUEST_STATUSES = ["queued", "signed"] as const satisfies readonly TxRequestStatus[];
 
 export type SubmitTxRequest = TxRequestInput & {
   /** Who asks; `null` for the platform's own requests. Scopes the idempotency key. */
@@ -25,7 +37,18 @@ export type SubmitTxRequest = TxRequestInput & {
   idempotencyKey: string;
   /** The wallet that signs: the user's custodial wallet or the operator's address. */
   from: `0x${string}`;
+  /**
+   * A request of the same user (or of the platform, for `userId: null`) that must be mined before this one is even
+   * simulated: `list` after its `approve`, a token-priced `buy` after its allowance. If it fails, this one fails with
+   * `dependency_failed`.
+   */
+  dependsOn?: string;
 };
+
+/** `dependsOn` names no request of the submitting user; nothing was written. */
+export class TxRequestDependencyError extends Error {
+  override name = "TxRequestDependencyError";
+}
 
 export type SubmittedTxRequest = {
   requestId: string;
@@ -39,7 +62,7 @@ export type TxRequestProducer = {
    * queued row with no job, which `enqueueOrphans` finds; adding an id that is already queued is a no-op in BullMQ.
    */
   submit(request: SubmitTxRequest): Promise<SubmittedTxRequest>;
-  /** Adds a job for every live request older than `olderThanMs` that has none; returns how many it added. */
+  /** Adds a job for every unsent request older than `olderThanMs` that has none; returns how many it added. */
   enqueueOrphans(olderThanMs: number): Promise<number>;
 };
 
@@ -53,6 +76,7 @@ export function createTxRequestProducer(deps: { db: DbExecutor; queue: Queue<TxR
   return {
     async submit(request) {
       const parsed = parseTxRequestPayload(request.kind, request.payload);
+      if (request.dependsOn !== undefined) await checkDependency(db, request.dependsOn, request.userId);
       const requestId = newTxRequestId();
       try {
         await db.insert(txRequests).values({
@@ -62,6 +86,7 @@ export function createTxRequestProducer(deps: { db: DbExecutor; queue: Queue<TxR
           kind: parsed.kind,
           payload: parsed.payload,
           fromAddress: request.from.toLowerCase() as `0x${string}`,
+          dependsOn: request.dependsOn ?? null,
         });
       } catch (error) {
         if (!isDuplicateKeyError(error, "tx_requests_idempotency_uq")) throw error;
@@ -76,7 +101,7 @@ export function createTxRequestProducer(deps: { db: DbExecutor; queue: Queue<TxR
           );
         if (!existing) throw error;
         // The first submit may have died before adding its job; re-adding is a no-op when the job exists.
-        if ((LIVE_TX_REQUEST_STATUSES as readonly string[]).includes(existing.status)) {
+        if ((UNSENT_TX_REQUEST_STATUSES as readonly string[]).includes(existing.status)) {
           await enqueue(existing.id, existing.kind);
         }
         return { requestId: existing.id, created: false };
@@ -91,7 +116,7 @@ export function createTxRequestProducer(deps: { db: DbExecutor; queue: Queue<TxR
         .from(txRequests)
         .where(
           and(
-            inArray(txRequests.status, [...LIVE_TX_REQUEST_STATUSES]),
+            inArray(txRequests.status, [...UNSENT_TX_REQUEST_STATUSES]),
             lt(txRequests.updatedAt, sql`NOW() - INTERVAL ${Math.ceil(olderThanMs / 1000)} SECOND`),
           ),
         )
@@ -106,4 +131,19 @@ export function createTxRequestProducer(deps: { db: DbExecutor; queue: Queue<TxR
       return added;
     },
   };
+}
+
+/**
+ * Checked before the insert so a bad id is a clear error rather than a foreign-key failure. Requests are never deleted,
+ * so a dependency that exists now still exists at the insert. Another user's request reads as unknown: whether it
+ * exists is none of this user's business.
+ */
+async function checkDependency(db: DbExecutor, dependsOn: string, userId: number | null): Promise<void> {
+  const unknown = () => new TxRequestDependencyError(`dependsOn ${dependsOn} is not a request of this user`);
+  if (!isTxRequestId(dependsOn)) throw unknown();
+  const [dependency] = await db
+    .select({ userId: txRequests.userId })
+    .from(txRequests)
+    .where(eq(txRequests.id, dependsOn));
+  if (!dependency || dependency.userId !== userId) throw unknown();
 }

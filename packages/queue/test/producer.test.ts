@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { txRequests } from "@certchain/db";
+import { txRequests, users } from "@certchain/db";
 import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
 import { Queue } from "bullmq";
 import { eq, sql } from "drizzle-orm";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { TX_REQUESTS_QUEUE } from "../src/names.ts";
-import { createTxRequestProducer, type TxRequestProducer } from "../src/producer.ts";
+import { createTxRequestProducer, TxRequestDependencyError, type TxRequestProducer } from "../src/producer.ts";
 import { assertNoEviction, createRedis } from "../src/redis.ts";
 
 const OPERATOR = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
@@ -74,6 +74,35 @@ describe("tx request producer", () => {
       producer.submit({ ...transfer("bad"), payload: { to: "nope", amount: "1" } } as never),
     ).rejects.toThrow("to");
     expect(await database.db.select().from(txRequests).where(eq(txRequests.idempotencyKey, "bad"))).toEqual([]);
+  });
+
+  test("behavior: dependsOn is stored, and replaying the key returns the same request", async () => {
+    const approve = await producer.submit(transfer("approve-first"));
+    const list = { ...transfer("list-after"), dependsOn: approve.requestId };
+    const first = await producer.submit(list);
+    expect(first.created).toBe(true);
+    const [row] = await database.db.select().from(txRequests).where(eq(txRequests.id, first.requestId));
+    expect(row?.dependsOn).toBe(approve.requestId);
+    expect(await producer.submit(list)).toEqual({ requestId: first.requestId, created: false });
+  });
+
+  test("error: dependsOn naming no request, or another user's request, is refused and writes nothing", async () => {
+    const [user] = await database.db
+      .insert(users)
+      .values({ username: "dep-owner", email: "dep-owner@example.test", passwordHash: "x" });
+    const userId = user.insertId;
+    const platformRequest = await producer.submit(transfer("platform-owned"));
+    const cases = [
+      ["not-an-id", "dependsOn not-an-id is not a request of this user"],
+      ["01936f0e-8c4a-7b3e-9f1d-2a6c5e4b3a21", "dependsOn 01936f0e-8c4a-7b3e-9f1d-2a6c5e4b3a21 is not a request"],
+      [platformRequest.requestId, `dependsOn ${platformRequest.requestId} is not a request of this user`],
+    ] as const;
+    for (const [dependsOn, message] of cases) {
+      const submitted = producer.submit({ ...transfer(`bad-dep-${dependsOn}`), userId, dependsOn });
+      await expect(submitted).rejects.toThrow(TxRequestDependencyError);
+      await expect(submitted).rejects.toThrow(message);
+    }
+    expect(await database.db.select().from(txRequests).where(eq(txRequests.userId, userId))).toEqual([]);
   });
 
   test("behavior: the machine's Redis passes the eviction-policy check", async () => {
