@@ -92,7 +92,7 @@ export function createRelayer(options: RelayerOptions): Relayer {
     signers: createSigners({
       db,
       operatorPrivateKey: config.operatorPrivateKey,
-      masterKeys: new Map([[1, config.masterKey]]),
+      masterKeys: config.masterKeys,
     }),
     store: createTxRequestStore({ db, publish }),
     batches: createTxRequestBatches({ db, publish }),
