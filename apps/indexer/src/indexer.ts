@@ -4,25 +4,27 @@ import type { Common } from "./common.ts";
 import { createEventDecoder } from "./decode/events.ts";
 import { ChainMovedError, DeepReorgError, FatalError, RetryableError } from "./errors.ts";
 import { type BackfillProgress, createProgressReporter } from "./progress.ts";
+import { forgetFrom } from "./recovery.ts";
 import { createLease, type Lease } from "./store/lease.ts";
-import { type Cursor, createStore, type Store } from "./store/store.ts";
+import { createPlatformReads } from "./store/platform.ts";
+import { type Cursor, createStore, type PreparedBatch, type Store } from "./store/store.ts";
 import { createHeadWatcher } from "./sync/heads.ts";
 import { createLogFetcher } from "./sync/log-fetcher.ts";
+import { createRangeFetcher, type RangeData } from "./sync/range-fetcher.ts";
 import { findCommonAncestor } from "./sync/reconcile.ts";
 import { sleep } from "./sync/retry.ts";
-import { type ChainBlock, createRpc, type Rpc } from "./sync/rpc.ts";
+import { type BlockHeader, createRpc, type Rpc } from "./sync/rpc.ts";
 
 /** Most blocks per backfill batch (one MySQL transaction); batches aim at BACKFILL_TARGET_EVENTS events. */
 const DEFAULT_BACKFILL_BATCH_BLOCKS = 5_000;
 const INITIAL_BACKFILL_BATCH_BLOCKS = 100;
 const MIN_BACKFILL_BATCH_BLOCKS = 1;
 /** Events per backfill batch: large enough to amortise a commit, small enough to overlap fetch and write. */
-const BACKFILL_TARGET_EVENTS = 5_000;
-/** Blocks fetched per `eth_getBlockByNumber` burst while backfilling, to bound memory. */
-const BLOCK_FETCH_CHUNK = 2_000;
+const BACKFILL_TARGET_EVENTS = 15_000;
 /** Near the head, at most this many blocks per batch (a node that jumps ahead is caught up in a few batches). */
 const REALTIME_BATCH_BLOCKS = 100;
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
+const DB_POOL_SIZE = 6;
 /** After a retryable failure of a whole step (the chain moved under a batch), wait this long before the next. */
 const STEP_RETRY_DELAY_MS = 50;
 
@@ -49,7 +51,7 @@ export type IndexerStatus = {
   headBlock: number | null;
   indexedBlock: number | null;
   finalizedBlock: number | null;
-  /** Set once a reorg deeper than the window was seen: the indexer stopped and needs `--rebuild`. */
+  /** Set once a reorg deeper than the window was seen: the indexer stopped and needs `--rebuild-from` or `--rebuild`. */
   deepReorg: DeepReorgError | null;
   /** The error that stopped the indexer, if any. */
   failure: Error | null;
@@ -65,6 +67,12 @@ export type Indexer = {
   checkDependencies(): Promise<{ database: boolean; node: boolean }>;
   /** Forgets all indexed state so the next `run` indexes from the deployment blocks (needs the lease). */
   rebuild(): Promise<void>;
+  /**
+   * Forgets what was indexed from `block` on, so the next `run` re-indexes from there (needs the lease): recovery
+   * from a reorg deeper than the window that forked at or after `block`. Refuses (`UserFacingError`) a block above
+   * the indexed one, or one above the fork (rows kept below it would come from orphaned blocks).
+   */
+  rebuildFrom(block: number): Promise<void>;
   readonly rpc: Rpc;
   readonly db: DbHandle;
   readonly readyMaxLagBlocks: number;
@@ -84,7 +92,8 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
   const depth = config.finalityDepth;
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   const backfillBatchBlocks = options.backfillBatchBlocks ?? DEFAULT_BACKFILL_BATCH_BLOCKS;
-  const db = options.db ?? createDb(config.databaseUrl, { poolSize: 4 });
+  // At once: a backfill commit, the next batch's reads, the fetch's platform reads, lease heartbeats and probes.
+  const db = options.db ?? createDb(config.databaseUrl, { poolSize: DB_POOL_SIZE });
   const ownsDb = options.db === undefined;
   const lease: Lease = createLease(common, db.pool, { ttlMs: options.leaseTtlMs });
   const store: Store = createStore(common, db, lease);
@@ -104,6 +113,7 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
     marketplace: contracts.Marketplace.address,
     paymentToken: contracts.PaymentToken.address,
   });
+  const rangeFetcher = createRangeFetcher(rpc, logFetcher, decode, createPlatformReads(db.pool), addresses);
   const heads = createHeadWatcher(common, pollIntervalMs);
   const progress = createProgressReporter(options.progress ?? false);
 
@@ -125,110 +135,112 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
     heads.wake();
   });
 
+  /** A commit is done: `next` is the database's cursor now. */
   const setCursor = (next: Cursor) => {
     cursor = next;
+    committed = next;
     status.indexedBlock = next.number;
     status.finalizedBlock = next.finalized;
     metrics.indexedBlock.set(next.number);
     metrics.finalizedBlock.set(next.finalized);
     if (status.headBlock !== null) metrics.lagBlocks.set(Math.max(0, status.headBlock - next.number));
   };
+  /** The database's cursor; `cursor` runs ahead of it while a backfill commit is in flight. */
+  let committed: Cursor | undefined;
 
-  /** Fetches blocks by number in bounded bursts. */
-  const fetchBlocks = async (numbers: number[]): Promise<Map<number, ChainBlock>> => {
-    const blocks = new Map<number, ChainBlock>();
-    for (let i = 0; i < numbers.length; i += BLOCK_FETCH_CHUNK) {
-      for (const block of await rpc.getBlocks(numbers.slice(i, i + BLOCK_FETCH_CHUNK))) blocks.set(block.number, block);
-    }
-    return blocks;
-  };
-
-  /** Logs of [from, to], decoded, each checked against the block we fetched for its height. */
-  const fetchEvents = async (
-    from: number,
-    to: number,
-    blocksFor: (numbers: number[]) => Promise<Map<number, ChainBlock>>,
-  ) => {
-    const logs = await logFetcher.fetchLogs(from, to);
-    const events = decode(logs);
-    const numbers = new Set(events.map((event) => event.log.blockNumber));
-    numbers.add(to);
-    const blocks = await blocksFor([...numbers].sort((a, b) => a - b));
-    for (const event of events) {
-      if (blocks.get(event.log.blockNumber)?.hash !== event.log.blockHash) {
-        throw new ChainMovedError(`log of block ${event.log.blockNumber} does not belong to the block we read`);
-      }
-    }
-    return { events, blocks };
-  };
-
-  /** Final blocks: no `indexer_blocks`, no undo records. */
   /**
-   * Final blocks: no `indexer_blocks`, no undo records. Pipelined: while one batch is written, the next one is
-   * fetched (final blocks cannot change, so a prefetched batch never goes stale). Batches are sized to hold about
-   * BACKFILL_TARGET_EVENTS, so a dense chain commits often and a sparse one does not commit per handful of blocks.
+   * Final blocks: no `indexer_blocks`, no undo records. Pipelined three ways: while one batch is written, the next
+   * one is applied in memory (taking the rows the batch being written holds from its memory) and the one after it
+   * is fetched; final blocks cannot change, so nothing prepared ahead goes stale. Batches are sized to hold about
+   * BACKFILL_TARGET_EVENTS events (or receipts, when every block's are read), so a dense chain commits often and a
+   * sparse one does not commit per handful of blocks.
    */
   const backfill = async (from: Cursor, safe: number) => {
     const started = performance.now();
     const to = Math.min(safe, from.number + backfillBlocks);
     const pending = prefetch?.from === from.number + 1 && prefetch.to === to ? prefetch.data : undefined;
     prefetch = undefined;
-    const { events, blocks } = await (pending ?? fetchEvents(from.number + 1, to, fetchBlocks));
+    const range = await (pending ?? rangeFetcher.fetch(from.number + 1, to));
     const fetched = performance.now();
     // Size the next batch from this one's density, then start fetching it while this one is written.
-    const density = events.length / (to - from.number);
+    const density = Math.max(range.events.length, range.receipts) / (to - from.number);
     backfillBlocks = Math.max(
       MIN_BACKFILL_BATCH_BLOCKS,
       Math.min(backfillBatchBlocks, Math.floor(BACKFILL_TARGET_EVENTS / Math.max(density, 1e-6))),
     );
     if (to < safe) {
       const nextTo = Math.min(safe, to + backfillBlocks);
-      const data = fetchEvents(to + 1, nextTo, fetchBlocks);
+      const data = rangeFetcher.fetch(to + 1, nextTo);
       data.catch(() => undefined); // awaited (and its error handled) by the next batch, or dropped
       prefetch = { from: to + 1, to: nextTo, data };
     }
-    const last = blocks.get(to) as ChainBlock;
+    const last = range.blocks.get(to) as BlockHeader;
     const next: Cursor = { number: to, hash: last.hash, finalized: to };
-    await store.applyBatch({ from, to: next, events, blocks, unfinalizedBlocks: [] });
-    recordBatch(from.number + 1, to, events.length, started, fetched);
-    setCursor(next);
+    const prepared = await store.prepareFinalBatch(
+      { from, to: next, range, unfinalizedBlocks: [] },
+      inFlight?.prepared,
+    );
+    await settleInFlight();
+    const commit = store.commitPrepared(prepared).then(() => {
+      recordBatch(from.number + 1, to, range.events.length, started, fetched);
+      setCursor(next);
+    });
+    commit.catch(() => undefined); // awaited (and its error handled) by settleInFlight
+    inFlight = { prepared, commit };
+    cursor = next;
   };
   let backfillBlocks = Math.min(backfillBatchBlocks, INITIAL_BACKFILL_BATCH_BLOCKS);
-  let prefetch: { from: number; to: number; data: ReturnType<typeof fetchEvents> } | undefined;
+  let prefetch: { from: number; to: number; data: Promise<RangeData> } | undefined;
+  let inFlight: { prepared: PreparedBatch; commit: Promise<void> } | undefined;
 
-  /** Unfinalized blocks: every block fetched, linked by parent hash, recorded with undo records. */
+  /**
+   * Waits for the backfill commit in flight. If it failed, what was planned after it is dropped and the cursor goes
+   * back to the database's, so the next step reads those blocks again.
+   */
+  const settleInFlight = async () => {
+    const flight = inFlight;
+    if (!flight) return;
+    inFlight = undefined;
+    try {
+      await flight.commit;
+    } catch (error) {
+      cursor = committed;
+      prefetch = undefined;
+      throw error;
+    }
+  };
+
+  /** Unfinalized blocks: every block's header read, linked by parent hash, recorded with undo records. */
   const followHead = async (from: Cursor, to: number, head: number) => {
     const started = performance.now();
     const numbers = Array.from({ length: to - from.number }, (_, i) => from.number + 1 + i);
-    const headers = await fetchBlocks(numbers);
-    const chain = numbers.map((n) => headers.get(n) as ChainBlock);
+    const chain = await rpc.getHeaders(numbers);
     if (from.hash !== null && chain[0]?.parentHash !== from.hash) return reconcileReorg(from, head);
     chain.forEach((block, i) => {
       if (i > 0 && block.parentHash !== chain[i - 1]?.hash)
         throw new ChainMovedError(`block ${block.number} does not extend block ${block.number - 1}`);
     });
-    const { events, blocks } = await fetchEvents(from.number + 1, to, async () => headers);
+    const range = await rangeFetcher.fetch(from.number + 1, to, new Map(chain.map((block) => [block.number, block])));
     const fetched = performance.now();
     const next: Cursor = {
       number: to,
-      hash: (chain[chain.length - 1] as ChainBlock).hash,
+      hash: (chain[chain.length - 1] as BlockHeader).hash,
       finalized: Math.max(from.finalized, Math.min(to, head - depth)),
     };
     await store.applyBatch({
       from,
       to: next,
-      events,
-      blocks,
+      range,
       unfinalizedBlocks: chain.filter((b) => b.number > next.finalized),
     });
-    recordBatch(from.number + 1, to, events.length, started, fetched);
+    recordBatch(from.number + 1, to, range.events.length, started, fetched);
     setCursor(next);
   };
 
   const reconcileReorg = async (from: Cursor, head: number) => {
     const started = performance.now();
     const stored = await store.loadUnfinalizedBlocks();
-    const ancestor = await findCommonAncestor(from, stored, head, (numbers) => rpc.getBlocks(numbers));
+    const ancestor = await findCommonAncestor(from, stored, head, (numbers) => rpc.getHeaders(numbers));
     const depthReverted = from.number - ancestor.number;
     const { undone } = await store.revertTo(ancestor);
     metrics.reorgs.inc();
@@ -267,10 +279,17 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
     metrics.headBlock.set(head);
     const current = cursor ?? { number: startBlock - 1, hash: null, finalized: startBlock - 1 };
     metrics.lagBlocks.set(Math.max(0, head - current.number));
+    const safe = head - depth;
+    // Backfill keeps a commit in flight between steps; everything else starts from the database's cursor.
+    if (current.number === current.finalized && current.number < safe) {
+      await backfill(current, safe);
+      return true;
+    }
+    await settleInFlight();
 
     // Our tip may have been replaced at the same height (or the node's chain got shorter): check it first.
     if (current.number > current.finalized) {
-      const [tip] = current.number <= head ? await rpc.getBlocks([current.number]) : [];
+      const [tip] = current.number <= head ? await rpc.getHeaders([current.number]) : [];
       if (tip?.hash !== current.hash) {
         await reconcileReorg(current, head);
         return true;
@@ -280,7 +299,6 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
       progress.done();
       return false;
     }
-    const safe = head - depth;
     if (current.number < safe) await backfill(current, safe);
     else await followHead(current, Math.min(head, current.number + REALTIME_BATCH_BLOCKS), head);
     return true;
@@ -291,6 +309,8 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
       try {
         if (!(await step())) await heads.next();
       } catch (error) {
+        // A failed step may leave a backfill commit in flight: it settles before anything else is tried.
+        await settleInFlight().catch(() => undefined);
         if (stopping) break;
         if (error instanceof RetryableError) {
           logger.debug({ error: error.message }, "Retrying step");
@@ -314,6 +334,8 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
         "Started indexing",
       );
       await loop();
+      // Stopping finishes the batch: the commit in flight lands (or fails) before the lease is released.
+      await settleInFlight().catch(() => undefined);
       status.role = status.failure ? "failed" : "stopped";
     } catch (error) {
       status.role = "failed";
@@ -321,7 +343,7 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
         status.deepReorg = error;
         logger.error(
           { block: error.blockNumber, indexedHash: error.indexedHash, canonicalHash: error.canonicalHash },
-          "Stopped indexing: reorg deeper than FINALITY_DEPTH; run `npm run indexer -- --rebuild`",
+          "Stopped indexing: reorg deeper than FINALITY_DEPTH; stop it and run `npm run indexer -- --rebuild-from <block>` with a block at or below the fork (which is at or below `block`)",
         );
         // Keep the lease: a standby would meet the same reorg. Wait for the operator, not-ready.
         while (!stopping) await heads.next();
@@ -363,6 +385,15 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
       cursor = undefined;
       await lease.release();
       logger.info("Reset the indexed state; indexing starts again from the deployment blocks");
+    },
+    async rebuildFrom(block) {
+      if (!(await lease.acquire(() => stopping))) throw new FatalError("stopped before acquiring the lease");
+      try {
+        await forgetFrom({ store, rpc, logger, startBlock }, block);
+        cursor = undefined;
+      } finally {
+        await lease.release();
+      }
     },
   };
   return indexer;

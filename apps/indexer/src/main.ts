@@ -12,6 +12,10 @@ import { createServerApp } from "./server.ts";
  * `npm run indexer [-- options]`
  *   --rebuild                forget the indexed state and index again from the deployment blocks (recovery from a
  *                            reorg deeper than FINALITY_DEPTH); the daemon then runs as usual
+ *   --rebuild-from <block>   forget what was indexed from <block> on (at or below the fork of a reorg deeper than
+ *                            FINALITY_DEPTH) and re-index from there; refused if rows kept below it come from orphaned
+ *                            blocks. Re-indexing may start earlier: a certificate or listing changed at or after
+ *                            <block> is rebuilt from the block that created it
  *   --deployments-dir <dir>  where `<chainId>.json` lives (default DEPLOYMENTS_DIR, else packages/contracts/deployments)
  *   --poll-interval-ms <n>   head polling interval (default 1000)
  *   --lease-ttl-ms <n>       writer lease TTL (default 5000)
@@ -21,6 +25,7 @@ runMain("indexer", async () => {
   const { values } = parseArgs({
     options: {
       rebuild: { type: "boolean", default: false },
+      "rebuild-from": { type: "string" },
       "deployments-dir": { type: "string" },
       "poll-interval-ms": { type: "string" },
       "lease-ttl-ms": { type: "string" },
@@ -34,6 +39,10 @@ runMain("indexer", async () => {
       throw new UserFacingError(`--${name} must be a positive whole number`);
     return number;
   };
+
+  const rebuildFrom = positive("rebuild-from", values["rebuild-from"]);
+  if (values.rebuild && rebuildFrom !== undefined)
+    throw new UserFacingError("--rebuild and --rebuild-from exclude each other");
 
   const config = loadConfig();
   const logger = createLogger(config, "indexer");
@@ -61,6 +70,7 @@ runMain("indexer", async () => {
   shutdown.trapSignals((signal) => logger.info({ signal }, "Stopping"));
 
   if (values.rebuild) await indexer.rebuild();
+  if (rebuildFrom !== undefined) await indexer.rebuildFrom(rebuildFrom);
   try {
     await indexer.run();
   } finally {

@@ -15,7 +15,9 @@ import {
   type ContractFunctionName,
   createTestClient,
   decodeEventLog,
+  encodeFunctionData,
   type Hash,
+  type Hex,
   http,
   publicActions,
   walletActions,
@@ -143,6 +145,37 @@ export async function startTestChain(options: { anvil?: Anvil } = {}) {
 
     async mintPaymentToken(to: Address, amount: bigint) {
       await send(operator, paymentToken, paymentTokenAbi, "mint", [to, amount]);
+    },
+
+    async transferPaymentToken(from: Address, to: Address, amount: bigint) {
+      return (await send(from, paymentToken, paymentTokenAbi, "transfer", [to, amount])).transactionHash;
+    },
+
+    /**
+     * Sends a transaction without waiting for it to be mined (with automine off, it stays in the pool until `mine`).
+     * An explicit gas limit skips estimation, so a call that reverts is still sent, and mined as reverted.
+     */
+    async sendRaw(from: Address, to: Address, options: { value?: bigint; data?: Hex; gas?: bigint } = {}) {
+      return client.sendTransaction({
+        account: from,
+        chain: foundry,
+        to,
+        value: options.value ?? 0n,
+        data: options.data,
+        gas: options.gas ?? 300_000n,
+      } as never);
+    },
+
+    /** A plain ETH transfer, mined; returns its hash. */
+    async sendEth(from: Address, to: Address, value: bigint) {
+      const hash = await chain.sendRaw(from, to, { value, gas: 21_000n });
+      await client.waitForTransactionReceipt({ hash });
+      return hash;
+    },
+
+    /** Calldata of an `issue` the registry refuses (an empty CID): the transaction is mined, and reverts. */
+    revertingIssueCall(to: Address): Hex {
+      return encodeFunctionData({ abi: certificateRegistryAbi, functionName: "issue", args: [to, "", 0n] });
     },
 
     /** Replaces the last `depth` blocks with empty ones (same height): their transactions leave the chain. */

@@ -11,6 +11,7 @@ import { startTestChain, type TestChain } from "./chain.ts";
 import { expectTablesMatchChain, startTestIndexer, TEST_FINALITY_DEPTH, waitUntilIndexed } from "./harness.ts";
 import { type IndexerProcess, spawnIndexer } from "./process.ts";
 import { createRandom, freshSeed } from "./random.ts";
+import { registerPlatformWallet } from "./relayer-rows.ts";
 
 /** Set to a printed seed to replay a failing run. */
 const REPLAY_SEED: number | undefined = undefined;
@@ -36,11 +37,15 @@ afterAll(async () => {
   rmSync(deploymentsDir, { recursive: true, force: true });
 });
 
-/** Some platform activity: issues, transfers, listings and sales. */
+/** Users with platform wallets: the indexer reads every block's receipts, as it does in production. */
+const walletsOf = (chain: TestChain) => chain.accounts.slice(1, 3) as Address[];
+
+/** Some platform activity: issues, transfers, listings and sales, and ETH sent to platform wallets. */
 async function activity(chain: TestChain, random: ReturnType<typeof createRandom>, actions: number) {
   const users = chain.accounts.slice(1, 5) as Address[];
   for (let i = 0; i < actions; i++) {
     const owner = random.pick(users);
+    if (random.next() < 0.1) await chain.sendEth(chain.accounts[6] as Address, random.pick(walletsOf(chain)), 1_000n);
     const tokenId = await chain.issueCertificate(owner);
     const roll = random.next();
     if (roll < 0.3) await chain.transfer(owner, random.pick(users.filter((u) => u !== owner)), tokenId);
@@ -53,12 +58,13 @@ async function activity(chain: TestChain, random: ReturnType<typeof createRandom
 }
 
 test("behavior: killed with SIGKILL 20 times during backfill and realtime, the indexer ends exactly where an uninterrupted run does", {
-  timeout: 150_000,
+  timeout: 300_000,
 }, async () => {
   const seed = REPLAY_SEED ?? freshSeed();
   const random = createRandom(seed);
   const database = await createTestDatabase();
   databases.push(database);
+  for (const wallet of walletsOf(chain)) await registerPlatformWallet(database, wallet);
   const env = {
     DATABASE_URL: database.url,
     ETH_NODE_URL: chain.rpcUrl,
@@ -141,6 +147,7 @@ test("behavior: killed with SIGKILL 20 times during backfill and realtime, the i
 
     const reference = await createTestDatabase();
     databases.push(reference);
+    for (const wallet of walletsOf(chain)) await registerPlatformWallet(reference, wallet);
     const uninterrupted = startTestIndexer(chain, reference);
     try {
       await waitUntilIndexed(uninterrupted, chain);

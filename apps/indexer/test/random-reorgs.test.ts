@@ -1,7 +1,8 @@
 import { certificateRegistryAbi, marketplaceAbi } from "@certchain/contracts";
 import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
 import { parseEther } from "viem";
-import { afterAll, beforeAll, test } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { readIndexedRows } from "../src/store/store.ts";
 import { startTestChain, type TestChain } from "./chain.ts";
 import {
   expectTablesMatchChain,
@@ -12,6 +13,7 @@ import {
   waitUntilIndexed,
 } from "./harness.ts";
 import { createRandom, freshSeed } from "./random.ts";
+import { registerPlatformWallet, relayTransaction } from "./relayer-rows.ts";
 
 /** Set to a printed seed to replay a failing run. */
 const REPLAY_SEED: number | undefined = undefined;
@@ -35,12 +37,19 @@ afterAll(async () => {
   await chain?.stop();
 });
 
-test("behavior: 200 random actions and 50 random reorgs leave the tables equal to the contracts' views", {
+test("behavior: 200 random actions and 50 random reorgs leave the tables equal to the contracts' views and the chain's transactions", {
   timeout: 120_000,
 }, async () => {
   const seed = REPLAY_SEED ?? freshSeed();
   const random = createRandom(seed);
   const users = chain.accounts.slice(1, 6) as Address[];
+  const outsiders = chain.accounts.slice(6, 9) as Address[];
+  /** Platform wallets, registered half way: the indexer starts out reading logs, then reads every block's receipts. */
+  const wallets = users.slice(0, 3);
+  let walletsRegistered = false;
+  /** Transactions without platform logs that must have a mined row while canonical. */
+  const alsoMined: Array<`0x${string}`> = [];
+  const reverted: Array<`0x${string}`> = [];
   const { CertificateRegistry, Marketplace } = chain.deployment.contracts;
   const read = chain.client.readContract;
   const totals = async () => ({
@@ -56,18 +65,20 @@ test("behavior: 200 random actions and 50 random reorgs leave the tables equal t
     const kind =
       tokens === 0
         ? "issue"
-        : random.pick([
-            "issue",
-            "issue",
-            "transfer",
-            "list",
-            "list",
-            "buy",
-            "buy",
-            "cancel",
-            "revoke",
-            "withdraw",
-          ] as const);
+        : walletsRegistered && random.next() < 0.25
+          ? random.pick(["ethIn", "ethOut", "revertedCall"] as const)
+          : random.pick([
+              "issue",
+              "issue",
+              "transfer",
+              "list",
+              "list",
+              "buy",
+              "buy",
+              "cancel",
+              "revoke",
+              "withdraw",
+            ] as const);
     const tokenId = random.int(1, Math.max(1, tokens));
     const owner = async () =>
       (
@@ -124,6 +135,32 @@ test("behavior: 200 random actions and 50 random reorgs leave the tables equal t
         case "withdraw":
           await chain.withdraw(random.pick(users));
           return true;
+        case "ethIn":
+          alsoMined.push(await chain.sendEth(random.pick(outsiders), random.pick(wallets), BigInt(random.int(1, 1e6))));
+          return true;
+        case "ethOut": {
+          const [from, to, value] = [random.pick(wallets), random.pick(outsiders), BigInt(random.int(1, 1e6))];
+          const { hash } = await relayTransaction(chain, [database], () => chain.sendRaw(from, to, { value }), {
+            from,
+            to,
+            kind: "eth_transfer",
+            amount: value,
+          });
+          alsoMined.push(hash);
+          return true;
+        }
+        case "revertedCall": {
+          const registry = CertificateRegistry.address.toLowerCase() as Address;
+          const { hash } = await relayTransaction(
+            chain,
+            [database],
+            () => chain.sendRaw(chain.operator, registry, { data: chain.revertingIssueCall(random.pick(users)) }),
+            { from: chain.operator, to: registry, kind: "issue" },
+          );
+          alsoMined.push(hash);
+          reverted.push(hash);
+          return true;
+        }
       }
     } catch {
       // A stale listing, nothing to withdraw: the contract refused, which is part of the game.
@@ -137,6 +174,10 @@ test("behavior: 200 random actions and 50 random reorgs leave the tables equal t
   await chain.mine(TEST_FINALITY_DEPTH + 1);
   try {
     for (const [i, step] of plan.entries()) {
+      if (i === Math.floor(plan.length / 2)) {
+        for (const wallet of wallets) await registerPlatformWallet(database, wallet);
+        walletsRegistered = true;
+      }
       if (step === "action") {
         // Retry other picks until one is possible, so 200 actions really happen.
         for (let attempt = 0; attempt < 20 && !(await act()); attempt++);
@@ -149,10 +190,18 @@ test("behavior: 200 random actions and 50 random reorgs leave the tables equal t
       await chain.reorg(Math.min(depth, await chain.headNumber()));
       await waitUntilIndexed(indexer, chain);
       await expectTablesMatchChain(chain, database, `step ${i} (reorg of ${depth})`);
-      await expectTransactionsCanonical(chain, database, `step ${i} (reorg of ${depth})`);
+      await expectTransactionsCanonical(chain, database, `step ${i} (reorg of ${depth})`, alsoMined);
+      const rows = new Map((await readIndexedRows(database)).transactions.map((row) => [row.tx_hash, row]));
+      for (const hash of reverted) {
+        const receipt = await chain.client.getTransactionReceipt({ hash }).catch(() => null);
+        expect(rows.get(hash)?.status, `step ${i}: relayed call ${hash}`).toBe(receipt ? "failed" : "pending");
+      }
     }
     await waitUntilIndexed(indexer, chain);
     await expectTablesMatchChain(chain, database, "at the end");
+    await expectTransactionsCanonical(chain, database, "at the end", alsoMined);
+    // The second half did send transfers of platform wallets and reverted calls (the plan is not all reorgs).
+    expect(alsoMined.length, "transactions without platform logs").toBeGreaterThan(0);
   } catch (error) {
     const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
     console.error(`random reorg test failed with seed ${seed}; set REPLAY_SEED = ${seed} to replay`);

@@ -183,4 +183,43 @@ describe("reorg deeper than the window", () => {
     await expectTablesMatchChain(chain, database, "after rebuild");
     await expectTransactionsCanonical(chain, database, "after rebuild");
   });
+
+  test("behavior: --rebuild-from the fork block undoes what the orphaned blocks did and re-indexes the rest", async () => {
+    await waitUntilIndexed(indexer, chain);
+    // Before the fork: a certificate, and another one listed for sale.
+    const kept = await chain.issueCertificate(alice, "bafykept");
+    const listed = await chain.issueCertificate(bob, "bafylisted");
+    const listingId = await chain.listForSale(bob, listed, parseEther("1"));
+    await chain.mine(TEST_FINALITY_DEPTH);
+    const fork = (await chain.headNumber()) + 1;
+    // After it, in blocks a deep reorg orphans: the first is transferred, the second sold, a third issued.
+    await chain.transfer(alice, carol, kept);
+    await chain.buy(carol, listingId, parseEther("1"));
+    const orphan = await chain.issueCertificate(carol, "bafyorphan");
+    await chain.mine(TEST_FINALITY_DEPTH);
+    await waitUntilIndexed(indexer, chain);
+    await chain.reorg((await chain.headNumber()) - fork + 1);
+    const deadline = Date.now() + 10_000;
+    while (!indexer.status().deepReorg && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(indexer.status().deepReorg).not.toBeNull();
+    await indexer.stop();
+
+    const recovery = createTestIndexer(chain, database);
+    try {
+      // From a block above the fork, rows from orphaned blocks would stay: refused, naming the block to start from.
+      await expect(recovery.rebuildFrom(fork + 2)).rejects.toThrow(`rebuild from block ${fork} or earlier`);
+      await recovery.rebuildFrom(fork);
+    } finally {
+      await recovery.stop();
+    }
+    indexer = startTestIndexer(chain, database);
+    await waitUntilIndexed(indexer, chain);
+    await expectTablesMatchChain(chain, database, "after rebuild-from");
+    await expectTransactionsCanonical(chain, database, "after rebuild-from");
+    const rows = await readIndexedRows(database);
+    expect(rows.certificates.find((c) => c.token_id === kept)?.owner_address).toBe(alice);
+    expect(rows.certificates.find((c) => c.token_id === listed)?.owner_address).toBe(bob);
+    expect(rows.listings.find((l) => l.listing_id === listingId)?.status).toBe("active");
+    expect(rows.certificates.find((c) => c.token_id === orphan)).toBeUndefined();
+  });
 });

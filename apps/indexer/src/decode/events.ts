@@ -1,6 +1,7 @@
 import { certificateRegistryAbi, marketplaceAbi, paymentTokenAbi } from "@certchain/contracts";
-import { type Abi, decodeEventLog, type Hash, type RpcLog, toEventSelector } from "viem";
+import { type Abi, type Hash, type Hex, type RpcLog, toEventSelector } from "viem";
 import { FatalError } from "../errors.ts";
+import { compileEventDecoder } from "./abi-decoder.ts";
 
 type Address = `0x${string}`;
 
@@ -113,16 +114,16 @@ function logRef(log: RpcLog, address: Address): LogRef {
 
 type Decoded = { eventName: string; args: Record<string, unknown> };
 
-/** Per contract: event selector → decoder, built once from the generated ABI. */
+/** Per contract: event selector → decoder, compiled once from the generated ABI. */
 function decoders(abi: Abi, toEvent: (decoded: Decoded, ref: LogRef) => ChainEvent): Map<Hash, Decoder> {
   const map = new Map<Hash, Decoder>();
   for (const item of abi) {
     if (item.type !== "event") continue;
-    const single = [item] as const;
-    map.set(toEventSelector(item), (log, ref) => {
-      const decoded = decodeEventLog({ abi: single, data: log.data, topics: log.topics as [Hash, ...Hash[]] });
-      return toEvent(decoded as unknown as Decoded, ref);
-    });
+    const eventName = item.name;
+    const decodeArgs = compileEventDecoder(item);
+    map.set(toEventSelector(item), (log, ref) =>
+      toEvent({ eventName, args: decodeArgs(log.topics as Hex[], log.data) }, ref),
+    );
   }
   return map;
 }

@@ -1,10 +1,11 @@
 import type { Logger } from "@certchain/common";
-import { DECIMAL65_MAX, ETH_CURRENCY_ADDRESS, fitsDecimal65, type TransactionKind } from "@certchain/db";
-import type { ChainEvent, LogRef } from "../decode/events.ts";
+import { DECIMAL65_MAX, ETH_CURRENCY_ADDRESS, fitsDecimal65 } from "@certchain/db";
+import type { LogRef } from "../decode/events.ts";
 import { FatalError } from "../errors.ts";
-import type { ChainBlock } from "../sync/rpc.ts";
+import type { RangeData } from "../sync/range-fetcher.ts";
+import { applyTransactions } from "./apply-transactions.ts";
 import type { RowTracker } from "./row-tracker.ts";
-import { type CertificateRow, type ListingRow, type TransactionRow, toDbDateTime } from "./rows.ts";
+import { type CertificateRow, type DbDateTime, type ListingRow, type TransactionRow, toDbDateTime } from "./rows.ts";
 
 /** `revocation_reason` is TEXT: 65,535 bytes. The chain does not bound the reason, so longer ones are cut. */
 const MAX_REASON_BYTES = 65_535;
@@ -27,16 +28,24 @@ export type BatchState = {
  */
 export function applyEvents(
   state: BatchState,
-  events: readonly ChainEvent[],
-  blocks: ReadonlyMap<number, ChainBlock>,
+  range: Pick<RangeData, "events" | "blocks" | "transactions" | "wallets">,
   logger: Logger,
 ): void {
-  const timeOf = (log: LogRef) => {
-    const block = blocks.get(log.blockNumber);
-    if (!block) throw new FatalError(`block ${log.blockNumber} of a log was not fetched`);
-    return toDbDateTime(block.timestamp);
+  const blockTimes = new Map<number, DbDateTime>();
+  /** The block's time as a DATETIME, converted once per block. */
+  const blockTime = (blockNumber: number) => {
+    let time = blockTimes.get(blockNumber);
+    if (time === undefined) {
+      const block = range.blocks.get(blockNumber);
+      if (!block) throw new FatalError(`block ${blockNumber} of a row was not fetched`);
+      time = toDbDateTime(block.timestamp);
+      blockTimes.set(blockNumber, time);
+    }
+    return time;
   };
-  const refs = (log: LogRef) => ({ block_number: log.blockNumber, block_hash: log.blockHash, log_index: log.logIndex });
+  const timeOf = (log: LogRef) => blockTime(log.blockNumber);
+  // Rows are built as literals (at most one leading spread, then the block refs written out): spreading several
+  // objects into one is several times slower, and this runs for every event of the backfill.
   const certificate = (tokenId: number, log: LogRef) => {
     const row = state.certificates.get(tokenId);
     if (!row) throw new FatalError(`event for unknown certificate ${tokenId} (block ${log.blockNumber})`);
@@ -52,13 +61,22 @@ export function applyEvents(
     const listingId = state.activeListingOfToken.get(tokenId);
     if (listingId === undefined) return;
     state.activeListingOfToken.delete(tokenId);
-    state.listings.put({ ...listing(listingId, log), status: "stale", ...refs(log) }, log.blockNumber);
+    state.listings.put(
+      {
+        ...listing(listingId, log),
+        status: "stale",
+        block_number: log.blockNumber,
+        block_hash: log.blockHash,
+        log_index: log.logIndex,
+      },
+      log.blockNumber,
+    );
   };
   const closeListing = (listingId: number, tokenId: number) => {
     if (state.activeListingOfToken.get(tokenId) === listingId) state.activeListingOfToken.delete(tokenId);
   };
 
-  for (const event of events) {
+  for (const event of range.events) {
     const { log } = event;
     switch (event.type) {
       case "certificateIssued": {
@@ -81,7 +99,9 @@ export function applyEvents(
             revocation_reason: null,
             issue_tx_hash: log.txHash,
             issued_block_number: log.blockNumber,
-            ...refs(log),
+            block_number: log.blockNumber,
+            block_hash: log.blockHash,
+            log_index: log.logIndex,
           },
           log.blockNumber,
         );
@@ -91,7 +111,13 @@ export function applyEvents(
         // The mint's Transfer comes before CertificateIssued in the same transaction, which creates the row.
         if (event.from === ETH_CURRENCY_ADDRESS) break;
         state.certificates.put(
-          { ...certificate(event.tokenId, log), owner_address: event.to, ...refs(log) },
+          {
+            ...certificate(event.tokenId, log),
+            owner_address: event.to,
+            block_number: log.blockNumber,
+            block_hash: log.blockHash,
+            log_index: log.logIndex,
+          },
           log.blockNumber,
         );
         markListingStale(event.tokenId, log);
@@ -105,7 +131,9 @@ export function applyEvents(
             revoked_at: timeOf(log),
             revoked_by_address: event.revokedBy,
             revocation_reason: truncateUtf8(event.reason, MAX_REASON_BYTES),
-            ...refs(log),
+            block_number: log.blockNumber,
+            block_hash: log.blockHash,
+            log_index: log.logIndex,
           },
           log.blockNumber,
         );
@@ -131,7 +159,9 @@ export function applyEvents(
             created_block_number: log.blockNumber,
             created_block_hash: log.blockHash,
             created_log_index: log.logIndex,
-            ...refs(log),
+            block_number: log.blockNumber,
+            block_hash: log.blockHash,
+            log_index: log.logIndex,
           },
           log.blockNumber,
         );
@@ -140,7 +170,17 @@ export function applyEvents(
       }
       case "listingCancelled": {
         const row = listing(event.listingId, log);
-        state.listings.put({ ...row, status: "cancelled", closed_at: timeOf(log), ...refs(log) }, log.blockNumber);
+        state.listings.put(
+          {
+            ...row,
+            status: "cancelled",
+            closed_at: timeOf(log),
+            block_number: log.blockNumber,
+            block_hash: log.blockHash,
+            log_index: log.logIndex,
+          },
+          log.blockNumber,
+        );
         closeListing(event.listingId, row.token_id);
         break;
       }
@@ -153,7 +193,9 @@ export function applyEvents(
             buyer_address: event.buyer,
             fee: fitsDecimal65(event.fee) ? event.fee.toString() : null,
             closed_at: timeOf(log),
-            ...refs(log),
+            block_number: log.blockNumber,
+            block_hash: log.blockHash,
+            log_index: log.logIndex,
           },
           log.blockNumber,
         );
@@ -170,113 +212,7 @@ export function applyEvents(
     }
   }
 
-  applyTransactions(state, events, blocks, logger);
-}
-
-/** What a transaction was, from the platform's point of view: the most telling event of it decides. */
-type TransactionSummary = {
-  kind: TransactionKind;
-  amount: bigint | null;
-  currency: `0x${string}` | null;
-  tokenId: number | null;
-};
-
-const KIND_PRIORITY: readonly TransactionKind[] = [
-  "buy",
-  "list",
-  "cancel",
-  "withdraw",
-  "issue",
-  "revoke",
-  "transfer",
-  "token_transfer",
-  "approve",
-  "role",
-  "other",
-];
-
-function summarize(event: ChainEvent, listingToken: (listingId: number) => number | null): TransactionSummary {
-  const none = { amount: null, currency: null, tokenId: null };
-  switch (event.type) {
-    case "sold":
-      return { kind: "buy", amount: event.price, currency: event.currency, tokenId: event.tokenId };
-    case "listed":
-      return { kind: "list", amount: event.price, currency: event.currency, tokenId: event.tokenId };
-    case "listingCancelled":
-      return { ...none, kind: "cancel", tokenId: listingToken(event.listingId) };
-    case "proceedsWithdrawn":
-      return { kind: "withdraw", amount: event.amount, currency: event.currency, tokenId: null };
-    case "certificateIssued":
-      return { ...none, kind: "issue", tokenId: event.tokenId };
-    case "certificateRevoked":
-      return { ...none, kind: "revoke", tokenId: event.tokenId };
-    case "certificateTransferred":
-      return { ...none, kind: event.from === ETH_CURRENCY_ADDRESS ? "issue" : "transfer", tokenId: event.tokenId };
-    case "paymentTokenTransferred":
-      return { kind: "token_transfer", amount: event.value, currency: event.log.address, tokenId: null };
-    case "approval":
-      return { ...none, kind: "approve", tokenId: event.tokenId };
-    case "roleChanged":
-      return { ...none, kind: "role" };
-    case "other":
-      return { ...none, kind: "other" };
-  }
-}
-
-/**
- * One `transactions` row per transaction that emitted a log of our contracts. Such a transaction succeeded (reverted
- * transactions leave no logs), so the row is `completed`; a `pending` row the relayer inserted for the same hash is
- * completed in place, keeping its `tx_request_id`.
- */
-function applyTransactions(
-  state: BatchState,
-  events: readonly ChainEvent[],
-  blocks: ReadonlyMap<number, ChainBlock>,
-  logger: Logger,
-): void {
-  const byHash = new Map<string, ChainEvent[]>();
-  for (const event of events) {
-    const list = byHash.get(event.log.txHash);
-    if (list) list.push(event);
-    else byHash.set(event.log.txHash, [event]);
-  }
-  const listingToken = (listingId: number) => state.listings.get(listingId)?.token_id ?? null;
-
-  for (const [hash, txEvents] of byHash) {
-    const first = txEvents[0] as ChainEvent;
-    const block = blocks.get(first.log.blockNumber);
-    const tx = block?.transactions.find((candidate) => candidate.hash === hash);
-    if (!block || !tx) throw new FatalError(`transaction ${hash} is not in block ${first.log.blockNumber}`);
-    const summary = txEvents
-      .map((event) => summarize(event, listingToken))
-      .sort((a, b) => KIND_PRIORITY.indexOf(a.kind) - KIND_PRIORITY.indexOf(b.kind))[0] as TransactionSummary;
-    let amount = summary.amount;
-    if (amount !== null && !fitsDecimal65(amount)) {
-      logger.error({ txHash: hash }, "Stored an amount above DECIMAL(65) as NULL");
-      amount = null;
-    }
-    const existing = state.transactions.get(hash as `0x${string}`);
-    state.transactions.put(
-      {
-        tx_hash: hash as `0x${string}`,
-        from_address: tx.from,
-        // A contract creation has no `to`; the contract it created is the one that logged.
-        to_address: tx.to ?? first.log.address,
-        amount: amount === null ? null : amount.toString(),
-        token_id: summary.tokenId,
-        status: "completed",
-        kind: summary.kind,
-        currency_address: summary.currency,
-        block_number: first.log.blockNumber,
-        block_hash: first.log.blockHash,
-        log_index: first.log.logIndex,
-        block_timestamp: toDbDateTime(block.timestamp),
-        tx_request_id: existing?.tx_request_id ?? null,
-        failure_reason: null,
-      },
-      first.log.blockNumber,
-    );
-  }
+  applyTransactions(state, range, blockTime, logger);
 }
 
 function truncateUtf8(text: string, maxBytes: number): string {

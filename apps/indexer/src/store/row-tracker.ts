@@ -12,13 +12,16 @@ export type UndoRecord = {
 
 /**
  * The rows of one table that a batch reads and changes, in memory. Records undo entries as it goes: one per row per
- * block, at the row's first change in that block, holding the image before that block. Reverting to any block in
- * the batch then restores exactly that block's state (the oldest pre-image above the ancestor wins).
+ * unfinalized block, at the row's first change in that block, holding the image before that block. Reverting to any
+ * block in the batch then restores exactly that block's state (the oldest pre-image above the ancestor wins). Changes
+ * in final blocks (at or below `finalized`) can never be reverted and record nothing.
  */
 export type RowTracker<Row> = {
   get(key: Row[keyof Row]): Row | undefined;
   /** Replaces the row's state as of `blockNumber`. */
   put(row: Row, blockNumber: number): void;
+  /** Every row held: as loaded, or as changed since. */
+  rows(): IterableIterator<Row>;
   /** Rows whose final state differs from what the database holds. */
   changedRows(): Row[];
   readonly undo: UndoRecord[];
@@ -27,7 +30,7 @@ export type RowTracker<Row> = {
 export function createRowTracker<Row extends Record<string, unknown>>(
   table: TableSpec<Row>,
   loaded: readonly Row[],
-  recordUndo: boolean,
+  finalized: number,
 ): RowTracker<Row> {
   const stored = new Map<unknown, Row>(loaded.map((row) => [row[table.key], row]));
   const current = new Map<unknown, Row>(stored);
@@ -37,9 +40,10 @@ export function createRowTracker<Row extends Record<string, unknown>>(
   return {
     undo,
     get: (key) => current.get(key),
+    rows: () => current.values(),
     put(row, blockNumber) {
       const key = row[table.key];
-      if (recordUndo && lastUndoBlock.get(key) !== blockNumber) {
+      if (blockNumber > finalized && lastUndoBlock.get(key) !== blockNumber) {
         lastUndoBlock.set(key, blockNumber);
         const previous = current.get(key);
         undo.push({

@@ -78,6 +78,12 @@ export type TableSpec<Row> = {
    */
   key: keyof Row & string;
   columns: ReadonlyArray<keyof Row & string>;
+  /**
+   * Columns an upsert never clears: a NULL written over a value keeps the value. `tx_request_id` links a relayer's row
+   * to its request; the indexer writes a mined transaction's row without reading it first when nothing can undo the
+   * write (final blocks), and must not unlink it then.
+   */
+  keepWhenNull?: ReadonlyArray<keyof Row & string>;
 };
 
 export const certificateTable: TableSpec<CertificateRow> = {
@@ -145,6 +151,7 @@ export const transactionTable: TableSpec<TransactionRow> = {
     "tx_request_id",
     "failure_reason",
   ],
+  keepWhenNull: ["tx_request_id"],
 };
 
 /** The latest instant DATETIME holds; a uint64 expiry beyond it (the year 9999) is stored as this. */

@@ -1,22 +1,15 @@
 import type { DbHandle } from "@certchain/db";
 import type { PoolConnection, RowDataPacket } from "mysql2/promise";
 import type { Common } from "../common.ts";
-import type { ChainEvent } from "../decode/events.ts";
 import { FatalError } from "../errors.ts";
-import type { ChainBlock } from "../sync/rpc.ts";
+import type { RangeData } from "../sync/range-fetcher.ts";
+import type { BlockHeader } from "../sync/rpc.ts";
 import { applyEvents } from "./apply-events.ts";
+import { type BatchRows, batchStatements, loadBatchState } from "./batch-plan.ts";
 import type { Lease } from "./lease.ts";
-import { createRowTracker } from "./row-tracker.ts";
-import {
-  type CertificateRow,
-  certificateTable,
-  type ListingRow,
-  listingTable,
-  type TableSpec,
-  type TransactionRow,
-  transactionTable,
-} from "./rows.ts";
-import { deleteByKeys, insertUndoRecords, selectByKeys, selectRows, upsertRows } from "./sql.ts";
+import { blockRefsBelow, rebuildFrom, rebuildStart, resetIndexedState } from "./rebuild.ts";
+import { certificateTable, listingTable, type TableSpec, transactionTable } from "./rows.ts";
+import { deleteByKeys, pipeline, selectRows, upsertRows } from "./sql.ts";
 
 type Hash = `0x${string}`;
 
@@ -28,16 +21,19 @@ export type StoredBlock = { number: number; hash: Hash; parentHash: Hash };
 export type Batch = {
   /** The cursor this batch continues from; the commit fails if the database says otherwise. */
   from: Cursor;
+  /** Where the batch ends; blocks up to `to.finalized` are final and get no undo records. */
   to: Cursor;
-  events: readonly ChainEvent[];
-  /** Blocks the events (and `to`) need, by number. */
-  blocks: ReadonlyMap<number, ChainBlock>;
+  /** What the chain says about the blocks in between. */
+  range: Pick<RangeData, "events" | "blocks" | "transactions" | "wallets">;
   /**
    * Unfinalized blocks of the batch, recorded in `indexer_blocks` with undo records for every change. Empty for a
    * backfill of final blocks: they cannot reorg, so they need neither (the backfill's big speed win).
    */
-  unfinalizedBlocks: readonly ChainBlock[];
+  unfinalizedBlocks: readonly BlockHeader[];
 };
+
+/** A batch of final blocks applied in memory, ready to commit. */
+export type PreparedBatch = { batch: Batch; state: BatchRows };
 
 export type Store = {
   loadCursor(): Promise<Cursor | undefined>;
@@ -45,6 +41,14 @@ export type Store = {
   loadUnfinalizedBlocks(): Promise<StoredBlock[]>;
   /** Applies a batch in ONE transaction: rows, undo records, `indexer_blocks`, cursor, pruning, fencing check. */
   applyBatch(batch: Batch): Promise<void>;
+  /**
+   * The first half of `applyBatch` for final blocks, outside any transaction: reads the rows the batch builds on and
+   * applies its events in memory. `after` is the batch prepared before it, whose commit may still be in flight (its
+   * rows are taken from memory), so preparing one batch overlaps writing the previous one. Commit in order.
+   */
+  prepareFinalBatch(batch: Batch, after?: PreparedBatch): Promise<PreparedBatch>;
+  /** The second half: writes a prepared batch in ONE transaction, as `applyBatch` does. */
+  commitPrepared(prepared: PreparedBatch): Promise<void>;
   /** Undoes every change above `ancestor` (one transaction) and moves the cursor back to it. */
   revertTo(ancestor: { number: number; hash: Hash }): Promise<{ undone: number }>;
   /**
@@ -52,6 +56,19 @@ export type Store = {
    * next run indexes from the deployment blocks. Recovery from a reorg deeper than the window.
    */
   reset(): Promise<void>;
+  /**
+   * Where re-indexing from `block` must start (at or before it, see `rebuildStart`), and the newest block refs of the
+   * rows that would be kept below that start, to check against the chain. Reads only.
+   */
+  planRebuild(block: number): Promise<{ start: number; refsBelow: Array<{ number: number; hash: Hash }> }>;
+  /**
+   * Forgets what was indexed from `start` on (a start from `planRebuild`, see `rebuild.ts`) and sets the cursor to
+   * `parent`, the canonical block before it, so the next run re-indexes from there.
+   */
+  rebuildFrom(
+    start: number,
+    parent: { number: number; hash: Hash },
+  ): Promise<{ certificates: number; listings: number; transactions: number }>;
 };
 
 export function createStore(common: Pick<Common, "config" | "logger">, handle: DbHandle, lease: Lease): Store {
@@ -96,6 +113,12 @@ export function createStore(common: Pick<Common, "config" | "logger">, handle: D
       [chainId, cursor.number, cursor.hash, cursor.finalized],
     );
 
+  const writeBatch = async (connection: PoolConnection, batch: Batch, state: BatchRows) => {
+    await pipeline(connection, batchStatements(chainId, state, batch));
+    if (batch.to.finalized > batch.from.finalized) await prune(connection, batch.to.finalized);
+    await writeCursor(connection, batch.to);
+  };
+
   const prune = async (connection: PoolConnection, finalized: number) => {
     await connection.query("DELETE FROM indexer_blocks WHERE chain_id = ? AND number <= ?", [chainId, finalized]);
     await connection.query("DELETE FROM indexer_undo_log WHERE chain_id = ? AND block_number <= ?", [
@@ -134,58 +157,27 @@ export function createStore(common: Pick<Common, "config" | "logger">, handle: D
     applyBatch: (batch) =>
       inWriteTransaction(async (connection) => {
         await checkCursor(connection, batch.from);
-        const recordUndo = batch.unfinalizedBlocks.length > 0;
-        const tokenIds: number[] = [];
-        const listingIds: number[] = [];
-        const txHashes: string[] = [];
-        for (const event of batch.events) {
-          txHashes.push(event.log.txHash);
-          if ("tokenId" in event && event.tokenId !== null) tokenIds.push(event.tokenId);
-          if ("listingId" in event) listingIds.push(event.listingId);
-        }
-        // A transfer or revocation must find the token's active listing even when the batch never names it.
-        const activeListings = await selectByKeys(
-          connection,
-          listingTable,
-          "token_id",
-          tokenIds,
-          " AND status = 'active'",
-        );
-        const namedListings = await selectByKeys(connection, listingTable, "listing_id", listingIds);
-        const listingRows = new Map<number, ListingRow>();
-        for (const row of [...activeListings, ...namedListings]) listingRows.set(row.listing_id, row);
-        const state = {
-          certificates: createRowTracker<CertificateRow>(
-            certificateTable,
-            await selectByKeys(connection, certificateTable, "token_id", tokenIds),
-            recordUndo,
-          ),
-          listings: createRowTracker<ListingRow>(listingTable, [...listingRows.values()], recordUndo),
-          transactions: createRowTracker<TransactionRow>(
-            transactionTable,
-            await selectByKeys(connection, transactionTable, "tx_hash", txHashes),
-            recordUndo,
-          ),
-          activeListingOfToken: new Map(activeListings.map((row) => [row.token_id, row.listing_id])),
-        };
-        applyEvents(state, batch.events, batch.blocks, common.logger);
+        const state = await loadBatchState(connection, batch, { lock: true });
+        applyEvents(state, batch.range, common.logger);
+        await writeBatch(connection, batch, state);
+      }),
 
-        await upsertRows(connection, certificateTable, state.certificates.changedRows());
-        await upsertRows(connection, listingTable, state.listings.changedRows());
-        await upsertRows(connection, transactionTable, state.transactions.changedRows());
-        await insertUndoRecords(connection, chainId, [
-          ...state.certificates.undo,
-          ...state.listings.undo,
-          ...state.transactions.undo,
-        ]);
-        if (batch.unfinalizedBlocks.length > 0) {
-          await connection.query(
-            "INSERT INTO indexer_blocks (chain_id, number, hash, parent_hash, timestamp) VALUES ? ON DUPLICATE KEY UPDATE hash = VALUES(hash), parent_hash = VALUES(parent_hash), timestamp = VALUES(timestamp)",
-            [batch.unfinalizedBlocks.map((b) => [chainId, b.number, b.hash, b.parentHash, b.timestamp])],
-          );
-        }
-        if (batch.to.finalized > batch.from.finalized) await prune(connection, batch.to.finalized);
-        await writeCursor(connection, batch.to);
+    async prepareFinalBatch(batch, after) {
+      if (batch.unfinalizedBlocks.length > 0) throw new FatalError("prepareFinalBatch takes final blocks only");
+      const connection = await handle.pool.getConnection();
+      try {
+        const state = await loadBatchState(connection, batch, { lock: false, after: after?.state });
+        applyEvents(state, batch.range, common.logger);
+        return { batch, state };
+      } finally {
+        connection.release();
+      }
+    },
+
+    commitPrepared: ({ batch, state }) =>
+      inWriteTransaction(async (connection) => {
+        await checkCursor(connection, batch.from);
+        await writeBatch(connection, batch, state);
       }),
 
     revertTo: (ancestor) =>
@@ -228,17 +220,24 @@ export function createStore(common: Pick<Common, "config" | "logger">, handle: D
         return { undone: entries.length };
       }),
 
-    reset: () =>
+    reset: () => inWriteTransaction((connection) => resetIndexedState(connection, chainId)),
+
+    async planRebuild(block) {
+      const connection = await handle.pool.getConnection();
+      try {
+        const start = await rebuildStart(connection, block);
+        return { start, refsBelow: await blockRefsBelow(connection, start) };
+      } finally {
+        connection.release();
+      }
+    },
+
+    rebuildFrom: (start, parent) =>
       inWriteTransaction(async (connection) => {
-        await connection.query("DELETE FROM certificates");
-        await connection.query("DELETE FROM listings");
-        await connection.query("DELETE FROM transactions WHERE tx_request_id IS NULL");
-        await connection.query(
-          "UPDATE transactions SET status = 'pending', block_number = NULL, block_hash = NULL, log_index = NULL, block_timestamp = NULL WHERE tx_request_id IS NOT NULL",
-        );
-        await connection.query("DELETE FROM indexer_undo_log WHERE chain_id = ?", [chainId]);
-        await connection.query("DELETE FROM indexer_blocks WHERE chain_id = ?", [chainId]);
-        await connection.query("DELETE FROM indexer_cursor WHERE chain_id = ?", [chainId]);
+        // The lease holder is the only writer: the plan cannot have changed, unless the caller skipped it.
+        if ((await rebuildStart(connection, start)) !== start)
+          throw new FatalError(`block ${start} is not a start planned by planRebuild`);
+        return rebuildFrom(connection, chainId, start, parent);
       }),
   };
 }

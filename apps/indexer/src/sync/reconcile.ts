@@ -1,6 +1,6 @@
 import { DeepReorgError } from "../errors.ts";
 import type { Cursor, StoredBlock } from "../store/store.ts";
-import type { ChainBlock } from "./rpc.ts";
+import type { BlockHeader } from "./rpc.ts";
 
 type Hash = `0x${string}`;
 
@@ -16,7 +16,7 @@ export async function findCommonAncestor(
   cursor: Cursor,
   stored: readonly StoredBlock[],
   head: number,
-  canonical: (numbers: number[]) => Promise<ChainBlock[]>,
+  canonical: (numbers: number[]) => Promise<BlockHeader[]>,
 ): Promise<{ number: number; hash: Hash }> {
   const candidates = stored.filter((block) => block.number <= head);
   const finalizedHash = stored.length > 0 ? (stored[stored.length - 1] as StoredBlock).parentHash : cursor.hash;
