@@ -34,7 +34,7 @@ const MAX_ATTEMPTS_WITHOUT_NONCE = 30;
 const WAKES_DEPENDENTS: readonly TxStatusEvent["status"][] = ["mined", "failed", "cancelled", "replaced"];
 
 export type RelayerOptions = {
-  config: RelayerDeps["config"] & Pick<Config, "redisPrefix" | "operatorPrivateKey" | "masterKey">;
+  config: RelayerDeps["config"] & Pick<Config, "redisPrefix" | "operatorPrivateKey" | "masterKeys">;
   logger: Logger;
   db: Db;
   /** BullMQ's connection (`maxRetriesPerRequest: null`); also used to publish status changes. */

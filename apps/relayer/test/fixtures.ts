@@ -34,7 +34,7 @@ export const testRelayerConfig = {
   relayerConcurrency: 20,
   relayerJobLockMs: 2000,
   operatorPrivateKey: ANVIL_ACCOUNT_0_PRIVATE_KEY,
-  masterKey: MASTER_KEY,
+  masterKeys: new Map([[1, MASTER_KEY]]) as ReadonlyMap<number, `0x${string}`>,
 } satisfies Partial<Config>;
 
 /** Everything a relayer test runs against: its own anvil, database and Redis prefix, with the contracts deployed. */
