@@ -4,8 +4,10 @@ import { join } from "node:path";
 import { ANVIL_ACCOUNT_0_PRIVATE_KEY, loadConfig } from "@certchain/common";
 import { type Deployment, deployContracts } from "@certchain/contracts";
 import { type Anvil, startAnvil } from "@certchain/contracts/anvil";
+import { users } from "@certchain/db";
 import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
 import { createContentStore } from "@certchain/storage";
+import { eq } from "drizzle-orm";
 import { Redis } from "ioredis";
 import { createApp } from "../src/app.ts";
 import type { ApiDeps } from "../src/context.ts";
@@ -100,6 +102,20 @@ export async function createTestApi(env: Record<string, string> = {}): Promise<T
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+export type TestAccount = { id: number; wallet: `0x${string}`; token: string; headers: Record<string, string> };
+
+/** Registers `name` (email `<name>@example.org`) and gives it `role` in its row, as an admin's grant would. */
+export async function signUp(api: TestApi, name: string, role: "user" | "issuer" | "admin"): Promise<TestAccount> {
+  const result = await api.mutation("auth.register", {
+    username: name,
+    email: `${name}@example.org`,
+    password: "long enough pw",
+  });
+  const { user, token } = result.body.result.data;
+  await api.deps.db.update(users).set({ role }).where(eq(users.id, user.id));
+  return { id: user.id, wallet: user.walletAddress, token, headers: bearer(token) };
+}
 
 /** A subscription's first data or error event (tRPC answers every subscription 200 and reports errors in-stream). */
 async function firstStreamEvent(response: Response): Promise<TrpcResult> {

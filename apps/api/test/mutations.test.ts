@@ -16,7 +16,7 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { bearer, createTestApi, type TestApi, type TrpcResult } from "./helpers.ts";
+import { bearer, createTestApi, signUp as signUpAs, type TestApi, type TrpcResult } from "./helpers.ts";
 
 /**
  * The mutations that put things on chain: what each checks before anything is queued, and exactly which requests it
@@ -32,16 +32,10 @@ let operator: ReturnType<typeof createWalletClient>;
 let publicClient: ReturnType<typeof createPublicClient>;
 
 async function signUp(name: string, role: "user" | "issuer" | "admin") {
-  const result = await api.mutation("auth.register", {
-    username: name,
-    email: `${name}@example.org`,
-    password: "long enough pw",
-  });
-  const user = result.body.result.data.user;
-  await api.deps.db.update(users).set({ role }).where(eq(users.id, user.id));
-  session[name] = bearer(result.body.result.data.token);
-  wallet[name] = user.walletAddress;
-  userId[name] = user.id;
+  const account = await signUpAs(api, name, role);
+  session[name] = account.headers;
+  wallet[name] = account.wallet;
+  userId[name] = account.id;
 }
 
 beforeAll(async () => {

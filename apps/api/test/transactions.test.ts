@@ -4,7 +4,7 @@ import { Queue } from "bullmq";
 import { eq } from "drizzle-orm";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { bearer, createTestApi, type TestApi } from "./helpers.ts";
+import { bearer, createTestApi, signUp as signUpAs, type TestApi } from "./helpers.ts";
 
 /**
  * The procedures that change the chain only record a request and queue it (the relayer's tests cover what happens
@@ -18,16 +18,10 @@ const wallet: Record<string, `0x${string}`> = {};
 const id: Record<string, number> = {};
 
 async function signUp(name: string, role: "user" | "issuer" | "admin") {
-  const result = await api.mutation("auth.register", {
-    username: name,
-    email: `${name}@example.org`,
-    password: "long enough pw",
-  });
-  const user = result.body.result.data.user;
-  await api.deps.db.update(users).set({ role }).where(eq(users.id, user.id));
-  session[name] = bearer(result.body.result.data.token);
-  wallet[name] = user.walletAddress;
-  id[name] = user.id;
+  const account = await signUpAs(api, name, role);
+  session[name] = account.headers;
+  wallet[name] = account.wallet;
+  id[name] = account.id;
 }
 
 beforeAll(async () => {
