@@ -72,7 +72,9 @@ test("default: migrates, then reports the database up to date", async () => {
   const url = withDatabase(serverUrl, name);
   const first = await runMigrateCli(url);
   expect(first).toMatchObject({ code: 0, stderr: "" });
-  expect(first.stdout).toMatch(new RegExp(`^db:migrate: database ${name} at .* created, applied ${migrationCount} migrations?`));
+  expect(first.stdout).toMatch(
+    new RegExp(`^db:migrate: database ${name} at .* created, applied ${migrationCount} migrations?`),
+  );
   const second = await runMigrateCli(url);
   expect(second).toMatchObject({ code: 0, stderr: "" });
   expect(second.stdout).toMatch(/already up to date/);

@@ -1,13 +1,13 @@
 import { bigint, datetime, index, mysqlEnum, mysqlTable, text, unique, varchar } from "drizzle-orm/mysql-core";
 import {
   address,
-  asciiString,
-  hexDigestCheck,
   addressCheck,
+  asciiString,
   blockNumber,
   createdAt,
   hash,
   hashCheck,
+  hexDigestCheck,
   logIndex,
   rowId,
   updatedAt,
