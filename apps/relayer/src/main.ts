@@ -27,7 +27,8 @@ runMain("relayer", async () => {
     logger.warn("MASTER_KEY is the development placeholder; custodial keys are not protected");
   }
 
-  const relayer = createRelayer({ config, logger, db: database.db, redis, chain, deployment });
+  const txLogger = createLogger(config, "relayer", "tx");
+  const relayer = createRelayer({ config, logger, txLogger, db: database.db, redis, chain, deployment });
   shutdown.add(() => relayer.close());
   await relayer.start();
 

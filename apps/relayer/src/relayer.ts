@@ -41,6 +41,8 @@ export type RelayerOptions = {
   redis: Redis;
   chain: RelayerChain;
   deployment: Deployment;
+  /** The transaction log (the `tx` channel): one line per status change, with its hash and failure code. */
+  txLogger?: Logger;
 };
 
 export type Relayer = {
@@ -79,6 +81,7 @@ export function createRelayer(options: RelayerOptions): Relayer {
     const pipeline = redis.pipeline();
     for (const event of events) pipeline.publish(channel, JSON.stringify(event));
     await pipeline.exec();
+    for (const event of events) options.txLogger?.info(event, "tx request status");
     const settled = events.filter((event) => WAKES_DEPENDENTS.includes(event.status));
     if (settled.length > 0) await wakeDependents(settled.map((event) => event.requestId));
   };

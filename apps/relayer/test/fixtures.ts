@@ -50,7 +50,10 @@ export type Stack = {
     request: Omit<SubmitTxRequest, "userId" | "from"> & { userId?: number | null; from?: Address },
   ): Promise<string>;
   /** Starts an in-process relayer (stopped by `close`). */
-  startRelayer(overrides?: Partial<RelayerOptions["config"]>): Promise<Relayer>;
+  startRelayer(
+    overrides?: Partial<RelayerOptions["config"]>,
+    options?: Pick<RelayerOptions, "txLogger">,
+  ): Promise<Relayer>;
   /** A user with a custodial wallet (no ETH: development funding applies). */
   createCustodialUser(name: string): Promise<{ userId: number; address: Address }>;
   waitForFinal(requestIds: string[], timeoutMs?: number): Promise<TxRequest[]>;
@@ -88,8 +91,9 @@ export async function startStack(anvilOptions: AnvilOptions = {}): Promise<Stack
       const { requestId } = await producer.submit({ userId, from, ...request } as SubmitTxRequest);
       return requestId;
     },
-    async startRelayer(overrides = {}) {
+    async startRelayer(overrides = {}, options = {}) {
       const relayer = createRelayer({
+        ...options,
         config: { ...testRelayerConfig, redisPrefix, ...overrides },
         logger: createLogger({ logLevel: "silent" }, "relayer"),
         db: database.db,
