@@ -1,6 +1,6 @@
 import { ANVIL_ACCOUNT_0_PRIVATE_KEY } from "@certchain/common";
 import { certificateRegistryAbi, paymentTokenAbi } from "@certchain/contracts";
-import { certificateDocuments, certificates, listings, txRequests, users } from "@certchain/db";
+import { certificateDocuments, certificates, listings, txRequests } from "@certchain/db";
 import { certificateMetadataSchema } from "@certchain/storage";
 import { eq, inArray, like } from "drizzle-orm";
 import {
@@ -16,7 +16,7 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { bearer, createTestApi, signUp as signUpAs, type TestApi, type TrpcResult } from "./helpers.ts";
+import { createTestApi, signUp as signUpAs, type TestApi, type TrpcResult } from "./helpers.ts";
 
 /**
  * The mutations that put things on chain: what each checks before anything is queued, and exactly which requests it

@@ -4,7 +4,7 @@ import { Queue } from "bullmq";
 import { eq } from "drizzle-orm";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { bearer, createTestApi, signUp as signUpAs, type TestApi } from "./helpers.ts";
+import { createTestApi, signUp as signUpAs, type TestApi } from "./helpers.ts";
 
 /**
  * The procedures that change the chain only record a request and queue it (the relayer's tests cover what happens
