@@ -164,7 +164,7 @@ async function registerWallets(database: TestDatabase, accounts: readonly Addres
   }
 }
 
-export async function generateActivity(client: Client, deployment: Deployment) {
+async function generateActivity(client: Client, deployment: Deployment) {
   const accounts = (await client.request({ method: "eth_accounts" } as never)) as Address[];
   const [operator, ...users] = accounts as [Address, ...Address[]];
   const registry = deployment.contracts.CertificateRegistry.address;

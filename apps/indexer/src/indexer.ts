@@ -19,7 +19,10 @@ import { type BlockHeader, createRpc, type Rpc } from "./sync/rpc.ts";
 const DEFAULT_BACKFILL_BATCH_BLOCKS = 5_000;
 const INITIAL_BACKFILL_BATCH_BLOCKS = 100;
 const MIN_BACKFILL_BATCH_BLOCKS = 1;
-/** Events per backfill batch: large enough to amortise a commit, small enough to overlap fetch and write. */
+/**
+ * Events per backfill batch: large enough to amortise a commit and to write a row that several events change once
+ * (fewer upserts), small enough to keep fetch, apply and write overlapping and memory bounded.
+ */
 const BACKFILL_TARGET_EVENTS = 15_000;
 /** Near the head, at most this many blocks per batch (a node that jumps ahead is caught up in a few batches). */
 const REALTIME_BATCH_BLOCKS = 100;
