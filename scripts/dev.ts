@@ -80,6 +80,9 @@ async function ensureChain(
     // Transactions are mined at once, and an empty block follows every second, as on a real chain, so requests
     // reach FINALITY_DEPTH confirmations (`confirmed`) without anyone sending more transactions.
     ...["--block-time", "1", "--mixed-mining"],
+    // anvil spills old block states to ~/.foundry/anvil/tmp and never deletes them; at a block a second that is
+    // tens of GB a day. Keep a bounded number on disk (deep enough for any local reorg test).
+    ...["--max-persisted-states", "256"],
   ]);
   const deadline = Date.now() + CHAIN_START_TIMEOUT_MS;
   while ((await chainIdAt(config.ethNodeUrl)) === null) {

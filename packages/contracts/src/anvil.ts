@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
 /** How long anvil may take to print its listening address before we give up. */
@@ -16,6 +17,8 @@ export type Anvil = {
   stop(): Promise<void>;
   /** The child process, for callers that stream its output. */
   process: ChildProcess;
+  /** This node's own HOME, where anvil keeps spilled block states; deleted when the process exits. */
+  home: string;
 };
 
 export type AnvilOptions = {
@@ -51,8 +54,19 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
   if (options.blockTime !== undefined) args.push("--block-time", String(options.blockTime));
   args.push(...(options.args ?? []));
 
-  const child = spawn(anvilBinaryPath(), args, { stdio: ["ignore", "pipe", "pipe"] });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // anvil spills old block states to `$HOME/.foundry/anvil/tmp` and never deletes them: a test suite's worth of
+  // chains filled a 250 GB disk. Each anvil gets a HOME of its own, removed when it exits.
+  const home = mkdtempSync(join(tmpdir(), "certchain-anvil-"));
+  const child = spawn(anvilBinaryPath(), args, {
+    env: { ...process.env, HOME: home },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      rmSync(home, { recursive: true, force: true });
+      resolve();
+    }),
+  );
 
   let settled = () => {};
   const port = await new Promise<number>((resolve, reject) => {
@@ -97,6 +111,7 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
     wsUrl: `ws://127.0.0.1:${port}`,
     port,
     process: child,
+    home,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
