@@ -132,6 +132,8 @@ function makeIndexer(
     ethWsUrl: wsUrl,
     chainId: 31337,
     finalityDepth: FINALITY_DEPTH,
+    dbPoolSize: undefined,
+    dbSlowQueryMs: 0,
   };
   const common = {
     config,

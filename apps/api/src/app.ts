@@ -1,4 +1,4 @@
-import { describeMysqlError } from "@certchain/db";
+import { describeMysqlError, registerPoolMetrics } from "@certchain/db";
 import { formatBytes } from "@certchain/storage";
 import { trpcServer } from "@hono/trpc-server";
 import { sql } from "drizzle-orm";
@@ -86,6 +86,7 @@ export function createApp(deps: ApiDeps) {
   const bodyLimitByPath: MiddlewareHandler = (c, next) =>
     (UPLOAD_PATHS.has(c.req.path) ? uploadTooLarge : tooLarge)(c, next);
   const metrics = createApiMetrics();
+  if (deps.pool) registerPoolMetrics(metrics.registry, deps.pool);
   return (
     new Hono()
       .onError((error, c) => {

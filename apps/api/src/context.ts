@@ -1,6 +1,6 @@
 import type { Config, Logger } from "@certchain/common";
 import type { Deployment } from "@certchain/contracts";
-import type { Db } from "@certchain/db";
+import type { Db, DbHandle } from "@certchain/db";
 import type { TxRequestProducer } from "@certchain/queue";
 import type { ContentStore } from "@certchain/storage";
 import type { Redis } from "ioredis";
@@ -36,6 +36,8 @@ export type ApiDeps = {
   redis: Redis;
   /** Status changes the relayer publishes, fanned out to `tx.onStatus` streams. */
   txStatus: TxStatusFeed;
+  /** The pool behind `db`, when the caller shares it, for the pool gauges on `/metrics`. */
+  pool?: Pick<DbHandle, "poolStats">;
 };
 
 export type RequestMeta = {

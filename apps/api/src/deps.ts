@@ -1,6 +1,6 @@
 import { type Config, createLogger, type Logger } from "@certchain/common";
 import { type Deployment, readDeployment } from "@certchain/contracts";
-import type { Db } from "@certchain/db";
+import type { Db, DbHandle } from "@certchain/db";
 import {
   createRedis,
   createTxRequestProducer,
@@ -26,6 +26,8 @@ export type ApiDepsOptions = {
   deployment?: Deployment;
   /** Documents and metadata by CID; by default the store configured by STORAGE_DIR and IPFS_API_URL. */
   storage?: ContentStore;
+  /** The pool behind `db`, so `/metrics` shows its use. */
+  pool?: Pick<DbHandle, "poolStats">;
 };
 
 /** Builds the API's dependencies from its configuration and an open database (shared by `main.ts` and tests). */
@@ -58,6 +60,7 @@ export async function createApiDeps(config: Config, db: Db, options: ApiDepsOpti
     redis,
     txStatus,
     limits,
+    pool: options.pool,
     storage:
       options.storage ??
       (await createContentStore({

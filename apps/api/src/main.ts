@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import { type Config, createLogger, createShutdown, loadConfig, runMain, UserFacingError } from "@certchain/common";
-import { createDb, pingDatabase } from "@certchain/db";
+import { openDatabase, pingDatabase } from "@certchain/db";
 import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { createApiDeps } from "./deps.ts";
@@ -11,16 +11,21 @@ runMain("api", async () => {
   const config = loadConfig();
   const logger = createLogger(config, "api");
   const shutdown = createShutdown();
-  const database = createDb(config.databaseUrl);
+  const database = openDatabase(config, logger, API_DB_POOL_SIZE);
   shutdown.add(() => database.close());
   await pingDatabase(database, config.databaseUrl);
 
-  const app = createApp(await createApiDeps(config, database.db, { logger, onClose: (close) => shutdown.add(close) }));
+  const app = createApp(
+    await createApiDeps(config, database.db, { logger, pool: database, onClose: (close) => shutdown.add(close) }),
+  );
   const server = await listen(app.fetch, config);
   logger.info({ port: config.apiPort, https: config.tls !== undefined }, "API listening");
   shutdown.add(() => closeServer(server));
   shutdown.trapSignals((signal) => logger.info({ signal }, "Shutting down"));
 });
+
+/** Connections per API process unless DB_POOL_SIZE says otherwise. */
+const API_DB_POOL_SIZE = 10;
 
 /** How long in-flight requests (a large download, say) may take to finish once shutdown starts. */
 const DRAIN_TIMEOUT_MS = 10_000;

@@ -63,6 +63,7 @@ export async function createTestApi(env: Record<string, string> = {}): Promise<T
   const deps: ApiDeps = await createApiDeps(config, database.db, {
     deployment,
     storage,
+    pool: database,
     onClose: (close) => closers.push(close),
   });
   const app = createApp(deps);

@@ -24,3 +24,12 @@ test("default: /metrics counts requests by route pattern or procedure and status
   expect(text).not.toContain("/no/such/path");
   expect(text).toContain("api_process_cpu_seconds_total");
 });
+
+test("behavior: /metrics shows the database pool's size, connections in use and waits", async () => {
+  await api.app.request("/api/certificates/5");
+  const text = await (await api.app.request("/metrics")).text();
+  // createTestApi's pool has 4 connections and nothing holds one between requests.
+  expect(text).toMatch(/^certchain_db_pool_connections\{state="max"\} 4$/m);
+  expect(text).toMatch(/^certchain_db_pool_connections\{state="in_use"\} 0$/m);
+  expect(text).toMatch(/^certchain_db_pool_waits_total \d+$/m);
+});

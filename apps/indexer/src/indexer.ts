@@ -1,5 +1,5 @@
 import type { Deployment } from "@certchain/contracts";
-import { createDb, type DbHandle } from "@certchain/db";
+import { type DbHandle, openDatabase, registerPoolMetrics } from "@certchain/db";
 import type { Common } from "./common.ts";
 import { createEventDecoder } from "./decode/events.ts";
 import { ChainMovedError, DeepReorgError, FatalError, RetryableError } from "./errors.ts";
@@ -96,7 +96,8 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   const backfillBatchBlocks = options.backfillBatchBlocks ?? DEFAULT_BACKFILL_BATCH_BLOCKS;
   // At once: a backfill commit, the next batch's reads, the fetch's platform reads, lease heartbeats and probes.
-  const db = options.db ?? createDb(config.databaseUrl, { poolSize: DB_POOL_SIZE });
+  const db = options.db ?? openDatabase(config, logger, DB_POOL_SIZE);
+  registerPoolMetrics(metrics.registry, db);
   const ownsDb = options.db === undefined;
   const lease: Lease = createLease(common, db.pool, { ttlMs: options.leaseTtlMs });
   const store: Store = createStore(common, db, lease);

@@ -42,6 +42,8 @@ export function createTestIndexer(
     ethWsUrl: options.wsUrl,
     chainId: 31337,
     finalityDepth: options.finalityDepth ?? TEST_FINALITY_DEPTH,
+    dbPoolSize: undefined,
+    dbSlowQueryMs: 0,
   };
   const common = {
     config,

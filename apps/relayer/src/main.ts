@@ -1,6 +1,6 @@
 import { createLogger, createShutdown, loadConfig, runMain } from "@certchain/common";
 import { readDeployment } from "@certchain/contracts";
-import { createDb, pingDatabase } from "@certchain/db";
+import { openDatabase, pingDatabase, registerPoolMetrics } from "@certchain/db";
 import { assertNoEviction, createRedis } from "@certchain/queue";
 import { serve } from "@hono/node-server";
 import { connectChain } from "./chain.ts";
@@ -17,7 +17,7 @@ runMain("relayer", async () => {
   shutdown.add(() => void redis.disconnect());
   await assertNoEviction(redis);
 
-  const database = createDb(config.databaseUrl, { poolSize: Math.min(20, config.relayerConcurrency + 2) });
+  const database = openDatabase(config, logger, Math.min(20, config.relayerConcurrency + 2));
   shutdown.add(() => database.close());
   await pingDatabase(database, config.databaseUrl);
 
@@ -32,6 +32,7 @@ runMain("relayer", async () => {
   shutdown.add(() => relayer.close());
   await relayer.start();
 
+  registerPoolMetrics(relayer.metrics.registry, database);
   const app = createHttpApp({ isReady: relayer.isReady, registry: relayer.metrics.registry });
   const server = serve({ fetch: app.fetch, hostname: "0.0.0.0", port: config.relayerPort });
   shutdown.add(() => new Promise<void>((resolve) => server.close(() => resolve())));

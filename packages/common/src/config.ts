@@ -89,6 +89,15 @@ const envSchema = z
       .regex(/^[A-Za-z0-9_-]+(:[A-Za-z0-9_-]+)*$/, "must be letters, digits, '_', '-' and ':' separators")
       .default("certchain"),
     DEPLOYMENTS_DIR: z.preprocess(emptyAsUndefined, z.string().optional()),
+    DB_POOL_SIZE: z.preprocess(
+      emptyAsUndefined,
+      positiveInt("connections").max(1000, "must be at most 1000 connections").optional(),
+    ),
+    DB_SLOW_QUERY_MS: z.coerce
+      .number({ error: "must be a number of milliseconds" })
+      .int("must be a whole number of milliseconds")
+      .min(0, "must be 0 (off) or more")
+      .default(500),
     RELAYER_CONCURRENCY: positiveInt("jobs").max(1000, "must be at most 1000 jobs").default(50),
     RELAYER_POLL_MS: positiveInt("milliseconds").default(1000),
     RELAYER_REPLACE_AFTER_MS: positiveInt("milliseconds").default(60_000),
@@ -198,6 +207,10 @@ export type Config = {
   redisPrefix: string;
   /** Where `<chainId>.json` deployments are read; `packages/contracts/deployments` when unset. */
   deploymentsDir: string | undefined;
+  /** Most MySQL connections this process opens; each daemon has its own default when unset. */
+  dbPoolSize: number | undefined;
+  /** Queries slower than this are logged as warnings (the SQL, never its values); 0 turns it off. */
+  dbSlowQueryMs: number;
   /** Relayer: jobs one process works on at once. */
   relayerConcurrency: number;
   /** Relayer: how often an in-flight request is checked for its receipt and confirmations. */
@@ -282,6 +295,8 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
     operatorPrivateKey: withPrefix(env.OPERATOR_PRIVATE_KEY ?? ANVIL_ACCOUNT_0_PRIVATE_KEY),
     redisPrefix: env.REDIS_PREFIX,
     deploymentsDir: env.DEPLOYMENTS_DIR,
+    dbPoolSize: env.DB_POOL_SIZE,
+    dbSlowQueryMs: env.DB_SLOW_QUERY_MS,
     relayerConcurrency: env.RELAYER_CONCURRENCY,
     relayerPollMs: env.RELAYER_POLL_MS,
     relayerReplaceAfterMs: env.RELAYER_REPLACE_AFTER_MS,

@@ -91,6 +91,9 @@ describe("loadConfig", () => {
     ["RELAYER_POLL_MS", "soon", "RELAYER_POLL_MS must be a number of milliseconds"],
     ["RELAYER_MAX_FEE_PER_GAS_WEI", "-5", "RELAYER_MAX_FEE_PER_GAS_WEI must be a positive amount in wei"],
     ["RELAYER_JOB_LOCK_MS", "10", "RELAYER_JOB_LOCK_MS must be at least 1000 milliseconds"],
+    ["DB_POOL_SIZE", "0", "DB_POOL_SIZE must be at least 1"],
+    ["DB_POOL_SIZE", "5000", "DB_POOL_SIZE must be at most 1000 connections"],
+    ["DB_SLOW_QUERY_MS", "-1", "DB_SLOW_QUERY_MS must be 0 (off) or more"],
   ])("error: %s=%s names the variable in one line", (name, value, expected) => {
     const attempt = () => loadConfig({ [name]: value });
     expect(attempt).toThrow(ConfigError);

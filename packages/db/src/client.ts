@@ -1,4 +1,5 @@
 import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
+import type { PoolConnection as CoreConnection } from "mysql2";
 import { createPool, type Pool, type PoolOptions } from "mysql2/promise";
 import { toDatabaseError } from "./errors.ts";
 import * as schema from "./schema/index.ts";
@@ -21,12 +22,35 @@ export type DbHandle = {
   pool: Pool;
   /** Ends every connection; later calls do nothing. */
   close(): Promise<void>;
+  /** How the pool is used right now, for metrics. */
+  poolStats(): PoolStats;
+};
+
+export type PoolStats = {
+  /** The pool's size: most connections open at once. */
+  max: number;
+  /** Connections handed out and not yet released. */
+  inUse: number;
+  /** Times a caller had to wait because every connection was in use, since start. */
+  waits: number;
+};
+
+export type SlowQuery = {
+  /** The statement as sent, with placeholders: values are never included (they may be secrets). */
+  sql: string;
+  ms: number;
 };
 
 export type CreateDbOptions = {
   /** Most connections open at once (default 10). */
   poolSize?: number;
+  /** Statements taking longer than this many milliseconds are reported to `onSlowQuery` (default: none). */
+  slowQueryMs?: number;
+  onSlowQuery?: (query: SlowQuery) => void;
 };
+
+/** Longest statement text handed to `onSlowQuery`; a bulk insert's SQL can run to megabytes. */
+const SLOW_QUERY_SQL_MAX_CHARS = 1_000;
 
 const DEFAULT_POOL_SIZE = 10;
 
@@ -70,12 +94,20 @@ export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db
     multipleStatements: false,
   };
   const pool = createPool(poolOptions);
+  const { slowQueryMs, onSlowQuery } = options;
   pool.pool.on("connection", (connection) => {
     connection.query(SESSION_SETUP_SQL, (error) => {
       // A connection that is not in UTC would read and write wrong times: drop it rather than hand it out.
       if (error) connection.destroy();
     });
+    if (slowQueryMs !== undefined && slowQueryMs > 0 && onSlowQuery) {
+      timeStatements(connection, slowQueryMs, onSlowQuery);
+    }
   });
+  const stats = { inUse: 0, waits: 0 };
+  pool.pool.on("acquire", () => stats.inUse++);
+  pool.pool.on("release", () => stats.inUse--);
+  pool.pool.on("enqueue", () => stats.waits++);
 
   // The schema declares no drizzle `relations()`, on purpose: relational queries with `with` cannot run on
   // MariaDB 10.11 in either drizzle mode ("default" emits LATERAL joins, which MariaDB lacks; "planetscale" emits
@@ -91,7 +123,41 @@ export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db
       closing ??= pool.end();
       return closing;
     },
+    poolStats: () => ({ max: poolSize, ...stats }),
   };
+}
+
+type Command = { once(event: "end", listener: () => void): unknown };
+
+/**
+ * The statement as the caller wrote it, placeholders and all (a string, `{ sql }` options, or the pool's own Query
+ * command, whose text is still the template until the connection interpolates the values into it).
+ */
+function statementText(first: unknown): string {
+  if (typeof first === "string") return first;
+  const sql = (first as { sql?: unknown } | undefined)?.sql;
+  return typeof sql === "string" ? sql : "";
+}
+
+/**
+ * Wraps one connection's `query` and `execute` (the two ways mysql2 sends a statement, whether through the pool,
+ * a transaction's connection or drizzle) to time each statement from send to its last row.
+ */
+function timeStatements(connection: CoreConnection, thresholdMs: number, report: (query: SlowQuery) => void): void {
+  for (const method of ["query", "execute"] as const) {
+    const send = connection[method] as (...args: unknown[]) => Command;
+    (connection as unknown as Record<string, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
+      // Read before sending: `query` replaces the command's text with the values interpolated.
+      const text = statementText(args[0]);
+      const started = performance.now();
+      const command = send.apply(this, args);
+      command.once("end", () => {
+        const ms = performance.now() - started;
+        if (ms >= thresholdMs) report({ sql: text.slice(0, SLOW_QUERY_SQL_MAX_CHARS), ms: Math.round(ms) });
+      });
+      return command;
+    };
+  }
 }
 
 /**

@@ -6,11 +6,14 @@ export {
   type DbExecutor,
   type DbHandle,
   type DbTransaction,
+  type PoolStats,
   pingDatabase,
+  type SlowQuery,
 } from "./client.ts";
 export { describeMysqlError, isDuplicateKeyError, toDatabaseError } from "./errors.ts";
 export { isTxRequestId, newTxRequestId, TX_REQUEST_ID_PATTERN, type TxRequestId } from "./ids.ts";
 export { MIGRATIONS_FOLDER, type MigrationResult, migrateDatabase } from "./migrate.ts";
+export { openDatabase, registerPoolMetrics } from "./observe.ts";
 export * from "./rows.ts";
 export * as schema from "./schema/index.ts";
 export * from "./schema/index.ts";

@@ -1,0 +1,55 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { createDb, type DbHandle, type SlowQuery } from "../src/client.ts";
+import { users } from "../src/schema/index.ts";
+import { createTestDatabase, type TestDatabase } from "../src/testing.ts";
+
+let database: TestDatabase;
+let handle: DbHandle;
+const slow: SlowQuery[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  handle = createDb(database.url, { poolSize: 2, slowQueryMs: 150, onSlowQuery: (query) => slow.push(query) });
+}, 60_000);
+
+afterAll(async () => {
+  await handle?.close();
+  await database?.drop();
+});
+
+test("behavior: a statement over the threshold is reported with its SQL and time, never its values", async () => {
+  slow.length = 0;
+  await handle.db.execute(sql`SELECT SLEEP(0.3), ${"secret-value"} AS v`);
+  await handle.db.select().from(users).limit(1);
+
+  expect(slow).toHaveLength(1);
+  expect(slow[0]?.sql).toMatch(/^select SLEEP\(0\.3\), \? AS v$/i);
+  expect(slow[0]?.sql).not.toContain("secret-value");
+  expect(slow[0]?.ms).toBeGreaterThanOrEqual(250);
+});
+
+test("behavior: statements inside a transaction (its own connection) and raw pool queries are timed too", async () => {
+  slow.length = 0;
+  await handle.db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT SLEEP(0.2)`);
+  });
+  await handle.pool.query("SELECT SLEEP(0.2)");
+
+  expect(slow.map((query) => query.sql)).toEqual(["SELECT SLEEP(0.2)", "SELECT SLEEP(0.2)"]);
+});
+
+test("behavior: poolStats counts connections in use and callers that waited for one", async () => {
+  expect(handle.poolStats()).toMatchObject({ max: 2, inUse: 0 });
+  const first = await handle.pool.getConnection();
+  const second = await handle.pool.getConnection();
+  expect(handle.poolStats().inUse).toBe(2);
+
+  const waitsBefore = handle.poolStats().waits;
+  const third = handle.pool.getConnection(); // the pool is full: this one waits
+  await expect.poll(() => handle.poolStats().waits).toBe(waitsBefore + 1);
+  first.release();
+  (await third).release();
+  second.release();
+  expect(handle.poolStats().inUse).toBe(0);
+});
