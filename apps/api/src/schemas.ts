@@ -25,7 +25,11 @@ const MAX_UINT256 = 2n ** 256n - 1n;
 /** An amount in base units (wei, or the token's smallest unit) as a decimal string: JSON numbers cannot hold it. */
 export const amountInput = z
   .string({ error: "must be a decimal string of base units (wei)" })
-  .regex(/^(0|[1-9]\d{0,77})$/, "must be a whole number of base units (wei) written as a decimal string")
+  // `abort`: zod 4 runs later checks after a failed one, and BigInt() of a non-integer would throw a raw TypeError.
+  .regex(/^(0|[1-9]\d{0,77})$/, {
+    error: "must be a whole number of base units (wei) written as a decimal string",
+    abort: true,
+  })
   .refine((value) => BigInt(value) > 0n, "must be greater than 0")
   .refine((value) => BigInt(value) <= MAX_UINT256, "is larger than a uint256");
 

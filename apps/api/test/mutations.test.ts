@@ -379,6 +379,10 @@ describe("account.transfer", () => {
     expect(tooMuch.body.error.message).toMatch(/Insufficient balance/);
     expect(errorOf(await send("0x123", "1", "send-malformed"))).toEqual({ status: 400, code: "BAD_REQUEST" });
     expect(errorOf(await send("bob", "-1", "send-negative"))).toEqual({ status: 400, code: "BAD_REQUEST" });
+    const decimal = await send("bob", "0.5", "send-decimal");
+    expect(decimal.body.error.message).toBe(
+      "amount: must be a whole number of base units (wei) written as a decimal string",
+    );
     const queued = await api.deps.db.select().from(txRequests).where(like(txRequests.idempotencyKey, "send-%"));
     expect(queued.map((row) => row.idempotencyKey).sort()).toEqual(["send-address", "send-bob"]);
   });
