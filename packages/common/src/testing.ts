@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -51,4 +52,65 @@ export async function bundleEntryForTest(entry: string): Promise<string> {
   });
   process.once("exit", () => rmSync(outfile, { force: true }));
   return outfile;
+}
+
+/** One of our daemons running as a real process from its bundled entry (see `bundleEntryForTest`). */
+export type DaemonProcess = {
+  child: ChildProcess;
+  /** The last lines it printed, for failure messages. */
+  output(): string;
+  /** Resolves once `GET <url>` answers 200; rejects with the daemon's output after the timeout or if it exits. */
+  waitFor(url: string, timeoutMs?: number): Promise<void>;
+  kill9(): Promise<void>;
+  /** SIGTERM, then the exit code once it has shut down. */
+  stop(): Promise<number | null>;
+};
+
+const bundles = new Map<string, Promise<string>>();
+
+/**
+ * Starts `entry` (e.g. `apps/api/src/main.ts`) under plain node with exactly `env` (plus PATH and HOME), bundling it
+ * once per test process.
+ */
+export async function startDaemon(entry: string, env: Record<string, string>): Promise<DaemonProcess> {
+  let bundle = bundles.get(entry);
+  if (!bundle) bundles.set(entry, (bundle = bundleEntryForTest(entry)));
+  const child = spawn(process.execPath, [await bundle], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    lines.push(...chunk.toString().split("\n").filter(Boolean));
+    if (lines.length > 100) lines.splice(0, lines.length - 100);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const signal = (name: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(name);
+    return exited;
+  };
+  return {
+    child,
+    output: () => lines.join("\n"),
+    async waitFor(url, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (child.exitCode !== null || child.signalCode !== null) break;
+        const ok = await fetch(url).then(
+          (response) => response.ok,
+          () => false,
+        );
+        if (ok) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`${entry} did not answer ${url}:\n${lines.join("\n")}`);
+    },
+    kill9: async () => {
+      await signal("SIGKILL");
+    },
+    stop: () => signal("SIGTERM"),
+  };
 }
