@@ -61,8 +61,13 @@ export const transactions = mysqlTable(
   {
     id: rowId("id").primaryKey().autoincrement(),
     txHash: hash("tx_hash").notNull(),
+    /**
+     * Who the value moved from and to, so each side finds the row in its history: for a plain ETH transfer the
+     * transaction's sender and recipient; for a payment-token transfer (`token_transfer`) the token's sender and
+     * recipient from its `Transfer` event, not the transaction's `to` (the token contract); for a call to one of our
+     * contracts, the sender and the contract.
+     */
     fromAddress: address("from_address").notNull(),
-    /** The transaction's `to` (our contract, or the recipient of a plain ETH transfer). */
     toAddress: address("to_address").notNull(),
     /**
      * The value moved, in wei or token base units (see `currency_address`): DECIMAL(65,0) as the seed says. A uint256
