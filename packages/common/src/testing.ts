@@ -73,8 +73,8 @@ const bundles = new Map<string, Promise<string>>();
  * once per test process.
  */
 export async function startDaemon(entry: string, env: Record<string, string>): Promise<DaemonProcess> {
-  let bundle = bundles.get(entry);
-  if (!bundle) bundles.set(entry, (bundle = bundleEntryForTest(entry)));
+  const bundle = bundles.get(entry) ?? bundleEntryForTest(entry);
+  bundles.set(entry, bundle);
   const child = spawn(process.execPath, [await bundle], {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
