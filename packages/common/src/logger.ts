@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { type DestinationStream, type Logger, pino } from "pino";
 import type { Config } from "./config.ts";
+import { type ErrorTrackingConfig, errorReportingHooks, errorTrackerFor } from "./error-tracking.ts";
 
 export type { Logger };
 
@@ -32,19 +33,22 @@ const redactPaths = [
  * Structured JSON logs (one object per line) with the service name and channel on every line, secrets redacted.
  * Without `LOG_DIR` every channel goes to stdout (filter on `log`); with it, each goes to its own file:
  * `<service>.log` (errors also copied to `<service>.error.log`, stacks included), `<service>.access.log`, and
- * `<service>.tx.log`.
+ * `<service>.tx.log`. With SENTRY_DSN set, error and fatal lines also go to Sentry, redacted the same way (see
+ * `error-tracking.ts`).
  */
 export function createLogger(
-  config: Pick<Config, "logLevel"> & { logDir?: string | undefined },
+  config: Pick<Config, "logLevel"> & { logDir?: string | undefined } & ErrorTrackingConfig,
   service: string,
   channel: LogChannel = "app",
 ): Logger {
+  const tracker = errorTrackerFor(config);
   return pino(
     {
       level: config.logLevel,
       base: { service, log: channel },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: redactPaths, censor: "[redacted]" },
+      ...(tracker && { hooks: errorReportingHooks(tracker) }),
     },
     destinationFor(config.logDir, service, channel),
   );

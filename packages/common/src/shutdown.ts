@@ -1,6 +1,9 @@
+import { flushErrorTracking } from "./error-tracking.ts";
+
 /**
  * Ordered cleanup for a long-running process: every resource registers how to release itself with `add`, and
- * `run` releases them in reverse order exactly once (on SIGINT/SIGTERM when `trapSignals` is called).
+ * `run` releases them in reverse order exactly once (on SIGINT/SIGTERM when `trapSignals` is called), then gives error
+ * reports still on their way to Sentry a short while to arrive.
  */
 export type Shutdown = {
   /** Registers a cleanup step; steps run last-added first. */
@@ -26,6 +29,7 @@ export function createShutdown(): Shutdown {
           // A failing cleanup must not stop the others from releasing their resources.
         }
       }
+      await flushErrorTracking();
     })();
     return running;
   };
