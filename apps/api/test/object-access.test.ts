@@ -49,6 +49,9 @@ const noObjects: Record<string, string> = {
   "account.transactions": "the caller's own transactions",
   "admin.grantIssuer": "admins only (function-level matrix)",
   "admin.revokeIssuer": "admins only (function-level matrix)",
+  "admin.createApiKey": "admins only (function-level matrix); API keys are not callable with a key (api-keys.test.ts)",
+  "admin.listApiKeys": "admins only (function-level matrix)",
+  "admin.revokeApiKey": "admins only (function-level matrix)",
   "tx.onStatus": "the same owner check as tx.status, over SSE (tx-stream.test.ts)",
 };
 

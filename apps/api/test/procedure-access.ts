@@ -67,4 +67,12 @@ export const access: Record<string, { level: Level; kind: Kind; input?: unknown 
     kind: "mutation",
     input: { userId: 424242, idempotencyKey: "matrix-revoke" },
   },
+  // No such user or key: refused with 404 after the access check. API keys themselves: api-keys.test.ts.
+  "admin.createApiKey": {
+    level: "admin",
+    kind: "mutation",
+    input: { name: "matrix", scopes: ["read"], userId: 424242 },
+  },
+  "admin.listApiKeys": { level: "admin", kind: "query", input: {} },
+  "admin.revokeApiKey": { level: "admin", kind: "mutation", input: { keyId: "ck_aaaaaaaaaaaaaaaaaaaa" } },
 };

@@ -9,7 +9,9 @@ import {
   type TRPCClient,
 } from "@trpc/client";
 import { EventSource } from "eventsource";
+import { type ApiKeyCredentials, signingFetch } from "./signing.ts";
 
+export { type ApiKeyCredentials, signatureHeaders, signingFetch } from "./signing.ts";
 export type { AppRouter };
 
 export type ClientOptions = {
@@ -17,6 +19,11 @@ export type ClientOptions = {
   url: string;
   /** A session token from `auth.login` / `auth.register`, sent as `Authorization: Bearer`. May change over time. */
   token?: string | (() => string | undefined);
+  /**
+   * An API key (`admin.createApiKey`) for server-to-server use, instead of a token: every request, uploads and
+   * subscriptions included, is signed with it (HMAC-SHA256, see `signing.ts`) and acts as the key's owner.
+   */
+  apiKey?: ApiKeyCredentials;
   /** A `fetch` to use instead of the global one (tests, custom agents); used for subscriptions too. */
   fetch?: typeof fetch;
 };
@@ -26,7 +33,8 @@ export type CertchainClient = TRPCClient<AppRouter>;
 /**
  * A typed tRPC client for the certchain API: every procedure with its input and output types. Queries and mutations
  * are batched over HTTP, except those given a `FormData` (a document upload), which go alone as multipart;
- * subscriptions (`tx.onStatus`) stream over server-sent events. All of them carry the bearer token.
+ * subscriptions (`tx.onStatus`) stream over server-sent events. All of them carry the bearer token, or are signed
+ * with the API key.
  *
  * ```ts
  * const client = createClient({ url: "http://127.0.0.1:3000" });
@@ -34,16 +42,20 @@ export type CertchainClient = TRPCClient<AppRouter>;
  * const authed = createClient({ url: "http://127.0.0.1:3000", token });
  * const me = await authed.auth.profile.query();
  * authed.tx.onStatus.subscribe({ requestId }, { onData: (update) => console.log(update.status) });
+ *
+ * const service = createClient({ url: "http://127.0.0.1:3000", apiKey: { id: "ck_…", secret: "cks_…" } });
  * ```
  */
 export function createClient(options: ClientOptions): CertchainClient {
+  if (options.apiKey && options.token) throw new Error("createClient: give either token or apiKey, not both");
+  const baseFetch = options.apiKey ? signingFetch(options.apiKey, options.fetch ?? fetch) : options.fetch;
   const token = typeof options.token === "function" ? options.token : () => options.token as string | undefined;
   const authorization = (): Record<string, string> => {
     const current = token();
     return current ? { authorization: `Bearer ${current}` } : {};
   };
   const url = `${options.url.replace(/\/$/, "")}/trpc`;
-  const http = { url, headers: authorization, ...(options.fetch ? { fetch: options.fetch } : {}) };
+  const http = { url, headers: authorization, ...(baseFetch ? { fetch: baseFetch } : {}) };
   return createTRPCClient<AppRouter>({
     links: [
       splitLink({
@@ -55,7 +67,7 @@ export function createClient(options: ClientOptions): CertchainClient {
           EventSource,
           eventSourceOptions: () => ({
             fetch: (input, init) =>
-              (options.fetch ?? fetch)(input, { ...init, headers: { ...init.headers, ...authorization() } }),
+              (baseFetch ?? fetch)(input, { ...init, headers: { ...init.headers, ...authorization() } }),
           }),
         }),
         // A batch is one JSON body, so a FormData input travels on its own.

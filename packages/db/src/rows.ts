@@ -1,4 +1,5 @@
 import type {
+  apiKeys,
   certificateDocuments,
   certificates,
   indexerBlocks,
@@ -42,3 +43,4 @@ export type IndexerBlock = typeof indexerBlocks.$inferSelect;
 export type IndexerUndoLogEntry = typeof indexerUndoLog.$inferSelect;
 export type NewIndexerUndoLogEntry = typeof indexerUndoLog.$inferInsert;
 export type IndexerLock = typeof indexerLock.$inferSelect;
+export type ApiKey = typeof apiKeys.$inferSelect;

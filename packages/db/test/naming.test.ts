@@ -60,7 +60,7 @@ test("behavior: foreign keys are named <table>_<column>_fk", async () => {
 		  WHERE CONSTRAINT_SCHEMA = ?`,
     [database.name],
   );
-  expect(rows.length).toBe(6);
+  expect(rows.length).toBe(8);
   for (const { tableName, name } of rows) expect(name).toMatch(new RegExp(`^${tableName}_[a-z0-9_]+_fk$`));
 });
 

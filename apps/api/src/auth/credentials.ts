@@ -1,4 +1,5 @@
 import { type CookieOptions, parse, serialize } from "hono/utils/cookie";
+import { API_KEY_HEADER } from "./api-keys.ts";
 
 /**
  * How a session token travels: `Authorization: Bearer <token>` for typed clients, or a cookie for browsers. The
@@ -14,10 +15,12 @@ export type SessionCredentials = { token: string; via: "bearer" | "cookie" };
 /**
  * The session token and how it came. A bearer token (scheme matched case-insensitively, RFC 9110) wins; any other
  * `Authorization` scheme (e.g. Basic credentials a browser attaches by itself) does not count as one, so such a
- * request is treated as cookie-borne, CSRF checks included. One function decides this for the context and the CSRF
- * check alike.
+ * request is treated as cookie-borne, CSRF checks included. A request signed with an API key (`X-Certchain-Key`)
+ * carries no session at all: its signature authenticates it (`http/signatures.ts`), and a stray cookie is ignored.
+ * One function decides this for the context and the CSRF check alike.
  */
 export function readSessionCredentials(headers: Headers): SessionCredentials | undefined {
+  if (headers.has(API_KEY_HEADER)) return undefined;
   const bearer = /^bearer\s+(\S+)\s*$/i.exec(headers.get("authorization") ?? "");
   if (bearer?.[1]) return { token: bearer[1], via: "bearer" };
   const cookie = headers.get("cookie");

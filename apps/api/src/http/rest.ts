@@ -9,6 +9,7 @@ import { createCallerFactory, describeInputError } from "../trpc.ts";
 import { rememberUser, requestIdOf } from "./access-log.ts";
 import { clientIp } from "./client-ip.ts";
 import { loggableError } from "./log-error.ts";
+import { apiKeyOf } from "./signatures.ts";
 
 const createCaller = createCallerFactory(appRouter);
 
@@ -234,10 +235,15 @@ export function createRestRoutes(deps: ApiDeps): Hono {
       const resHeaders = new Headers();
       const ctx = await createRequestContext(
         deps,
-        { headers: c.req.raw.headers, ip: clientIp(c, deps.config.trustProxy), requestId: requestIdOf(c) },
+        {
+          headers: c.req.raw.headers,
+          ip: clientIp(c, deps.config.trustProxy),
+          requestId: requestIdOf(c),
+          apiKey: apiKeyOf(c),
+        },
         resHeaders,
       );
-      rememberUser(c, ctx.session?.user.id);
+      rememberUser(c, (ctx.session ?? ctx.apiKey)?.user.id);
       let response: Response;
       try {
         const output = await callProcedure(createCaller(ctx), route.procedure, await readInput(route, c));

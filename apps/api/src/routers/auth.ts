@@ -86,7 +86,8 @@ export const authRouter = {
     }),
 
   logout: protectedProcedure.output(z.object({ ok: z.literal(true) })).mutation(async ({ ctx }) => {
-    await invalidateSession(ctx.deps.db, ctx.session.sessionId);
+    // Sessions only: API keys may not call this (auth/api-key-scopes.ts) and have no session to end.
+    if (ctx.session) await invalidateSession(ctx.deps.db, ctx.session.sessionId);
     ctx.resHeaders.append("set-cookie", expiredSessionCookie());
     return { ok: true as const };
   }),
