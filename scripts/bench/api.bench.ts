@@ -7,8 +7,12 @@
  *    it sent, flagging any table read without an index or sorted in full.
  * 3. Measures `certificates.get`'s CPU per call layer by layer, in-process (`api/layers.ts`): where the time goes.
  * 4. Baseline: a bare Hono route running `certificates.get`'s recorded SQL with mysql2 (`api/baseline-server.ts`).
- * 5. The real API (`apps/api/src/main.ts`, as deployed) under autocannon: `certificates.get` over tRPC and REST, the
- *    list procedures, `account.transactions` with a session, and `auth.login`.
+ * 5. The real API (`apps/api/src/main.ts`, as deployed but with its read cache off) under autocannon:
+ *    `certificates.get` over tRPC and REST, the list procedures, `account.transactions` with a session, and
+ *    `auth.login`.
+ * 6. The read cache's gain: `certificates.get` (a hot set of ids, and all of them) and the first pages of
+ *    `market.listings`, on the API without its cache (5.) and then on one with it (CACHE_TTL_MS as configured, default
+ *    5 s), with the cache's hit ratio from its `/metrics`.
  * Both servers are separate `node` processes on the same machine as MariaDB and autocannon, started the same way;
  * each run reports the server's CPU time per response, which other load on the machine distorts far less than req/s.
  * Targets (issue 6): `certificates.get` at ≥ 70 % of the baseline's requests/s, with a p99 at most 1.5× its p99.
@@ -37,7 +41,7 @@ import {
 } from "./api/queries.ts";
 import { loadRows, ratioRows, round } from "./api/report.ts";
 import { CERTIFICATES, type SeededData, seedDatabase } from "./api/seed.ts";
-import type { Benchmark } from "./types.ts";
+import type { Benchmark, BenchmarkResult } from "./types.ts";
 
 const CHAIN_ID = 31337;
 const CONNECTIONS = 50;
@@ -94,6 +98,9 @@ export const benchmark: Benchmark = {
         REDIS_PREFIX: redisPrefix,
         ETH_NODE_URL: anvil.rpcUrl,
         CHAIN_ID: String(CHAIN_ID),
+        // The recorded statements and the per-layer CPU are those of the uncached path.
+        CACHE_TTL_MS: "0",
+        CACHE_BALANCE_TTL_MS: "0",
       });
       const storage = await createContentStore({ directory: storageDir });
       const recording = await startRecordingApi({ pool: database.pool, deployment, storage, config });
@@ -107,8 +114,21 @@ export const benchmark: Benchmark = {
         storage,
         onClose: (close) => cleanup.add(close),
       });
+      // The read cache on, with a TTL no layer outlasts: after the warm-up every call is a hit in memory.
+      const cachedDeps = await createApiDeps({ ...config, cacheTtlMs: 60_000 }, database.db, {
+        deployment,
+        storage,
+        onClose: (close) => cleanup.add(close),
+      });
       process.stderr.write("bench: measuring certificates.get's CPU per layer in-process…\n");
-      const layers = await measureLayers({ deps, db: database.db, pool: database.pool, getSql, randomTokenId });
+      const layers = await measureLayers({
+        deps,
+        db: database.db,
+        pool: database.pool,
+        getSql,
+        randomTokenId,
+        cached: { deps: cachedDeps, hotTokenId: randomHotTokenId },
+      });
       process.stdout.write(
         `\nEXPLAIN of every SELECT the procedures sent: ${plans.length} statements, ${unindexed.length} reading a table without an index, ${sorting.length} sorting all matching rows\n\n${formatPlans(plans)}\n`,
       );
@@ -134,27 +154,30 @@ export const benchmark: Benchmark = {
         readyPath: "/certificates/1",
       });
       cleanup.add(() => baseline.stop());
+      const apiEnv = (port: number, cacheTtlMs: string | undefined): Record<string, string> => ({
+        // As deployed. The keys are random: reads never sign, and production refuses the public development keys.
+        NODE_ENV: "production",
+        MASTER_KEY: randomBytes(32).toString("hex"),
+        OPERATOR_PRIVATE_KEY: `0x${randomBytes(32).toString("hex")}`,
+        LOG_LEVEL: "warn",
+        // The limiter still runs (its Redis round trips are part of the cost); it must not refuse the load itself.
+        RATE_LIMIT_PER_MINUTE: String(UNLIMITED),
+        DATABASE_URL: database.url,
+        REDIS_URL: environment.redisUrl,
+        REDIS_PREFIX: redisPrefix,
+        ETH_NODE_URL: anvil.rpcUrl,
+        CHAIN_ID: String(CHAIN_ID),
+        API_PORT: String(port),
+        DEPLOYMENTS_DIR: deploymentsDir,
+        STORAGE_DIR: storageDir,
+        // Off for the runs against the baseline (the stack's own cost); as configured for the cached runs.
+        ...(cacheTtlMs === undefined ? {} : { CACHE_TTL_MS: cacheTtlMs }),
+      });
       const apiPort = await freePort();
       const api = await startServerProcess({
         name: "api",
         entry: "apps/api/src/main.ts",
-        env: {
-          // As deployed. The keys are random: reads never sign, and production refuses the public development keys.
-          NODE_ENV: "production",
-          MASTER_KEY: randomBytes(32).toString("hex"),
-          OPERATOR_PRIVATE_KEY: `0x${randomBytes(32).toString("hex")}`,
-          LOG_LEVEL: "warn",
-          // The limiter still runs (its Redis round trips are part of the cost); it must not refuse the load itself.
-          RATE_LIMIT_PER_MINUTE: String(UNLIMITED),
-          DATABASE_URL: database.url,
-          REDIS_URL: environment.redisUrl,
-          REDIS_PREFIX: redisPrefix,
-          ETH_NODE_URL: anvil.rpcUrl,
-          CHAIN_ID: String(CHAIN_ID),
-          API_PORT: String(apiPort),
-          DEPLOYMENTS_DIR: deploymentsDir,
-          STORAGE_DIR: storageDir,
-        },
+        env: apiEnv(apiPort, "0"),
         port: apiPort,
         readyPath: "/readyz",
       });
@@ -176,7 +199,27 @@ export const benchmark: Benchmark = {
       baselines.push(await measure(baseline, { ...baselineGet, label: "baseline get (again)" }));
       await baseline.stop();
       for (const target of otherTargets) await measure(api, target);
+      // The read cache: the same reads without it (the runs above, plus the hot set) and with it.
+      const [hotGet, ...cacheTargets] = cachedTargets(seeded, trpcGet) as [LoadTarget, ...LoadTarget[]];
+      const uncached = [await measure(api, hotGet)];
+      for (const target of cacheTargets) uncached.push(loads.find((load) => load.label === target.label) as LoadResult);
       await api.stop();
+      const cachedPort = await freePort();
+      const cachedApi = await startServerProcess({
+        name: "api cached",
+        entry: "apps/api/src/main.ts",
+        env: apiEnv(cachedPort, environment.cacheTtlMs === 0 ? undefined : String(environment.cacheTtlMs)),
+        port: cachedPort,
+        readyPath: "/readyz",
+      });
+      cleanup.add(() => cachedApi.stop());
+      const cached: LoadResult[] = [];
+      for (const [i, target] of [hotGet, ...cacheTargets].entries()) {
+        const warmupRequests = i === 0 ? FIRST_RUN_WARMUP_REQUESTS : undefined;
+        cached.push(await measure(cachedApi, { ...target, label: `${target.label} [cached]`, warmupRequests }));
+      }
+      const hitRatios = cacheHitRows(await (await fetch(`${cachedApi.baseUrl}/metrics`)).text());
+      await cachedApi.stop();
       const loadAfter = loadavg()[0] ?? 0;
       process.stderr.write(`bench: load runs took ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
@@ -213,6 +256,8 @@ export const benchmark: Benchmark = {
         })),
         ...loads.flatMap(loadRows),
         ...gets.flatMap((get) => ratioRows(baselines, get)),
+        ...uncached.flatMap((without, i) => cacheGainRows(without, cached[i] as LoadResult)),
+        ...hitRatios,
       ];
     } finally {
       await cleanup.run("benchmark finished");
@@ -235,6 +280,9 @@ function secondsPerRun(): number {
 }
 
 const randomTokenId = () => 1 + Math.floor(Math.random() * CERTIFICATES);
+/** Certificates read far more often than the rest (a popular issuer's latest): what the read cache is for. */
+const HOT_CERTIFICATES = 1_000;
+const randomHotTokenId = () => 1 + Math.floor(Math.random() * HOT_CERTIFICATES);
 const pickOne = <T>(values: readonly T[]): T => values[Math.floor(Math.random() * values.length)] as T;
 const trpcQuery = (procedure: string, input: unknown) =>
   `/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`;
@@ -280,6 +328,67 @@ function apiTargets(seeded: SeededData): LoadTarget[] {
       warmupRequests: 4 * LOGIN_CONNECTIONS,
     },
   ];
+}
+
+/**
+ * The reads the cache serves, each run without the cache and with it: `certificates.get` over a hot set and over every
+ * id (the tRPC run against the baseline), and the first pages of `market.listings` (the runs above).
+ */
+function cachedTargets(seeded: SeededData, trpcGet: LoadTarget): LoadTarget[] {
+  const byLabel = new Map(apiTargets(seeded).map((target) => [target.label, target]));
+  return [
+    {
+      label: `certificates.get, ${HOT_CERTIFICATES} hot ids (tRPC)`,
+      connections: CONNECTIONS,
+      path: () => trpcQuery("certificates.get", { tokenId: randomHotTokenId() }),
+    },
+    trpcGet,
+    byLabel.get("market.listings newest") as LoadTarget,
+    byLabel.get("market.listings by price") as LoadTarget,
+  ];
+}
+
+/** One read with the cache against the same read without it. */
+function cacheGainRows(without: LoadResult, cached: LoadResult): BenchmarkResult[] {
+  const rows: BenchmarkResult[] = [
+    {
+      metric: `${without.label}: cached / uncached req/s`,
+      value: round(cached.requestsPerSecond / without.requestsPerSecond, 2),
+      unit: "×",
+      note: `${without.requestsPerSecond} → ${cached.requestsPerSecond} req/s; p99 ${without.p99Ms} → ${cached.p99Ms} ms`,
+    },
+  ];
+  if (without.serverCpuMsPerRequest !== undefined && cached.serverCpuMsPerRequest !== undefined) {
+    rows.push({
+      metric: `${without.label}: cached / uncached CPU per request`,
+      value: round(cached.serverCpuMsPerRequest / without.serverCpuMsPerRequest, 2),
+      unit: "×",
+      note: `${without.serverCpuMsPerRequest} → ${cached.serverCpuMsPerRequest} ms of server CPU per response`,
+    });
+  }
+  return rows;
+}
+
+/** Hits per cache from the cached API's `/metrics`, over its warm-ups and runs. */
+function cacheHitRows(metrics: string): BenchmarkResult[] {
+  const counts = new Map<string, Record<string, number>>();
+  for (const [, cache = "", result = "", value] of metrics.matchAll(
+    /^certchain_cache_requests_total\{cache="(\w+)",result="(\w+)"\} (\d+)$/gm,
+  )) {
+    counts.set(cache, { ...counts.get(cache), [result]: Number(value) });
+  }
+  return [...counts].map(([cache, results]) => {
+    const total = Object.values(results).reduce((sum, count) => sum + count, 0);
+    const hits = (results.hit_memory ?? 0) + (results.hit_redis ?? 0) + (results.coalesced ?? 0);
+    return {
+      metric: `cache hit ratio: ${cache}`,
+      value: round((hits / Math.max(total, 1)) * 100, 1),
+      unit: "%",
+      note: Object.entries(results)
+        .map(([result, count]) => `${result} ${count}`)
+        .join(", "),
+    };
+  });
 }
 
 /** What `certificates.get` sends to MySQL, as recorded: the baseline runs exactly this. */

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { createLogger, createShutdown, loadConfig, runMain, UserFacingError } from "@certchain/common";
 import { readDeployment } from "@certchain/contracts";
 import { pingDatabase } from "@certchain/db";
+import { createCacheInvalidator } from "@certchain/queue";
 import { serve } from "@hono/node-server";
 import type { Common } from "./common.ts";
 import { createIndexer } from "./indexer.ts";
@@ -50,8 +51,15 @@ runMain("indexer", async () => {
   const common: Common = { config, logger, metrics: createMetrics(), shutdown };
   const deployment = readDeployment(config.chainId, values["deployments-dir"] ?? config.deploymentsDir);
 
+  const cacheInvalidator = createCacheInvalidator({
+    redisUrl: config.redisUrl,
+    redisPrefix: config.redisPrefix,
+    logger,
+  });
+  shutdown.add(() => cacheInvalidator.close());
   const indexer = createIndexer(common, {
     deployment,
+    cacheInvalidator,
     pollIntervalMs: positive("poll-interval-ms", values["poll-interval-ms"]),
     leaseTtlMs: positive("lease-ttl-ms", values["lease-ttl-ms"]),
     backfillBatchBlocks: positive("backfill-batch-blocks", values["backfill-batch-blocks"]),

@@ -32,12 +32,15 @@ export async function measureLayers(options: {
   /** `certificates.get`'s recorded SQL, one `?` for the token id. */
   getSql: string;
   randomTokenId: () => number;
+  /** The same dependencies with the read cache on: adds the tRPC path answered from its memory (`hotTokenId`'s ids). */
+  cached?: { deps: ApiDeps; hotTokenId: () => number };
 }): Promise<LayerCost[]> {
-  const { deps, db, pool, getSql, randomTokenId } = options;
+  const { deps, db, pool, getSql, randomTokenId, cached } = options;
   const app = createApp(deps);
+  const cachedApp = cached ? createApp(cached.deps) : undefined;
   const createCaller = createCallerFactory(appRouter);
-  const request = async (path: string) => {
-    const response = await app.request(`http://localhost${path}`, {}, SERVED_ENV);
+  const request = async (path: string, on = app) => {
+    const response = await on.request(`http://localhost${path}`, {}, SERVED_ENV);
     await response.text();
     if (response.status !== 200) throw new Error(`${path} answered ${response.status}`);
   };
@@ -55,6 +58,16 @@ export async function measureLayers(options: {
       () => request(`/trpc/certificates.get?input=${encodeURIComponent(JSON.stringify({ tokenId: randomTokenId() }))}`),
     ],
   ];
+  if (cached && cachedApp) {
+    layers.push([
+      "instead: Hono app, tRPC path, a hit in the read cache's memory",
+      () =>
+        request(
+          `/trpc/certificates.get?input=${encodeURIComponent(JSON.stringify({ tokenId: cached.hotTokenId() }))}`,
+          cachedApp,
+        ),
+    ]);
+  }
   for (const [, call] of layers) await cpuPerCall(call, WARMUP_CALLS);
   const cheapest = layers.map(() => Number.POSITIVE_INFINITY);
   for (let round = 0; round < ROUNDS; round++) {

@@ -95,7 +95,10 @@ export const accountRouter = {
       });
     }),
 
-  /** ETH and payment-token balances of the caller's wallet, from the chain (see `createBalanceReader`). */
+  /**
+   * ETH and payment-token balances of the caller's wallet, from the chain, briefly cached (CACHE_BALANCE_TTL_MS,
+   * dropped when the indexer records a transaction of the wallet; see `createBalanceReader`).
+   */
   balance: protectedProcedure
     .output(
       z.object({ address: z.string(), eth: amountOutput, paymentToken: amountOutput, paymentTokenAddress: z.string() }),

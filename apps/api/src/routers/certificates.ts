@@ -50,6 +50,12 @@ export function toCertificateOutput(row: Certificate, now = new Date()): z.infer
   };
 }
 
+/** `expired` and `valid` as of now, for an answer that may have been worked out before the expiry passed. */
+function asOfNow(certificate: z.infer<typeof certificateOutput>, now = Date.now()): z.infer<typeof certificateOutput> {
+  const expired = certificate.expiresAt !== null && Date.parse(certificate.expiresAt) <= now;
+  return { ...certificate, expired, valid: certificate.status === "valid" && !expired };
+}
+
 const text = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`);
 
 /**
@@ -161,15 +167,21 @@ export const certificatesRouter = {
       return { requestId, metadataCid, documentCid: names?.documentCid ?? stored.documentCid };
     }),
 
-  /** One certificate as indexed, with how deep its latest change is buried (confirmations). */
+  /**
+   * One certificate as indexed, with how deep its latest change is buried (confirmations). Served from the read cache
+   * (CACHE_TTL_MS, dropped when the indexer changes the row); expiry and confirmations are worked out per call.
+   */
   get: publicProcedure
     .input(z.object({ tokenId: chainIdInput }).strict())
     .output(certificateOutput.extend({ confirmations: z.number() }))
     .query(async ({ ctx, input }) => {
-      const [row] = await ctx.deps.db.select().from(certificates).where(eq(certificates.tokenId, input.tokenId));
-      if (!row) throw new TRPCError({ code: "NOT_FOUND", message: `No certificate with token id ${input.tokenId}` });
+      const certificate = await ctx.deps.cache.certificates.get(String(input.tokenId), async () => {
+        const [row] = await ctx.deps.db.select().from(certificates).where(eq(certificates.tokenId, input.tokenId));
+        if (!row) throw new TRPCError({ code: "NOT_FOUND", message: `No certificate with token id ${input.tokenId}` });
+        return toCertificateOutput(row);
+      });
       const head = await ctx.deps.head.latest();
-      return { ...toCertificateOutput(row), confirmations: Math.max(0, head - row.blockNumber + 1) };
+      return { ...asOfNow(certificate), confirmations: Math.max(0, head - certificate.blockNumber + 1) };
     }),
 
   /** Certificates newest first, filtered by owner, issuer and status; each filter uses its own index. */

@@ -71,6 +71,18 @@ async function marketplaceApproved(ctx: Context, owner: Address, tokenId: number
   return forAll || approved.toLowerCase() === marketplace.toLowerCase();
 }
 
+const listingsInput = z
+  .object({
+    status: z.enum(listingStatuses).default("active"),
+    currency: addressInput.optional(),
+    seller: addressInput.optional(),
+    tokenId: chainIdInput.optional(),
+    sort: z.enum(sorts).default("newest"),
+    limit: pageSize,
+    cursor: cursorInput,
+  })
+  .strict();
+
 const mutationOutput = requestOutput.extend({
   /** The approval this request waits for, when one was needed; it is the caller's request too. */
   dependsOn: z.string().nullable(),
@@ -226,47 +238,46 @@ export const marketRouter = {
       });
     }),
 
-  /** Listings, active ones by default, sorted by time or price; each sort walks an index. */
+  /**
+   * Listings, active ones by default, sorted by time or price; each sort walks an index. First pages (no cursor) are
+   * served from the read cache (CACHE_TTL_MS; every listings change the indexer commits drops them all).
+   */
   listings: publicProcedure
-    .input(
-      z
-        .object({
-          status: z.enum(listingStatuses).default("active"),
-          currency: addressInput.optional(),
-          seller: addressInput.optional(),
-          tokenId: chainIdInput.optional(),
-          sort: z.enum(sorts).default("newest"),
-          limit: pageSize,
-          cursor: cursorInput,
-        })
-        .strict(),
-    )
+    .input(listingsInput)
     .output(pageOutput(listingOutput))
-    .query(async ({ ctx, input }) => {
-      const filters: Array<SQL | undefined> = [eq(listings.status, input.status)];
-      if (input.currency) filters.push(eq(listings.currencyAddress, input.currency));
-      if (input.seller) filters.push(eq(listings.sellerAddress, input.seller));
-      if (input.tokenId) filters.push(eq(listings.tokenId, input.tokenId));
-
-      const byPrice = input.sort === "price_asc" || input.sort === "price_desc";
-      const direction = input.sort === "price_asc" || input.sort === "oldest" ? "asc" : "desc";
-      const order = direction === "asc" ? asc : desc;
-      if (input.cursor && byPrice) {
-        const [price, listingId] = decodeCursor(input.cursor, z.tuple([z.string().regex(/^\d+$/), z.number().int()]));
-        filters.push(afterPrice(direction, BigInt(price), listingId));
-      } else if (input.cursor) {
-        const [listingId] = decodeCursor(input.cursor, z.tuple([z.number().int()]));
-        filters.push((direction === "asc" ? gt : lt)(listings.listingId, listingId));
-      }
-
-      const rows = await ctx.deps.db
-        .select()
-        .from(listings)
-        .where(and(...filters))
-        .orderBy(...(byPrice ? [order(listings.price), order(listings.listingId)] : [order(listings.listingId)]))
-        .limit(input.limit + 1);
-      return toPage(rows, input.limit, toListingOutput, (row) =>
-        byPrice ? [row.price.toString(), row.listingId] : [row.listingId],
-      );
+    .query(({ ctx, input }) => {
+      if (input.cursor) return listingsPage(ctx, input);
+      const { status, currency, seller, tokenId, sort, limit } = input;
+      const key = JSON.stringify([status, currency ?? null, seller ?? null, tokenId ?? null, sort, limit]);
+      return ctx.deps.cache.listings.get(key, () => listingsPage(ctx, input));
     }),
 } satisfies TRPCRouterRecord;
+
+/** One page of `market.listings`, from the database. */
+async function listingsPage(ctx: Context, input: z.infer<typeof listingsInput>) {
+  const filters: Array<SQL | undefined> = [eq(listings.status, input.status)];
+  if (input.currency) filters.push(eq(listings.currencyAddress, input.currency));
+  if (input.seller) filters.push(eq(listings.sellerAddress, input.seller));
+  if (input.tokenId) filters.push(eq(listings.tokenId, input.tokenId));
+
+  const byPrice = input.sort === "price_asc" || input.sort === "price_desc";
+  const direction = input.sort === "price_asc" || input.sort === "oldest" ? "asc" : "desc";
+  const order = direction === "asc" ? asc : desc;
+  if (input.cursor && byPrice) {
+    const [price, listingId] = decodeCursor(input.cursor, z.tuple([z.string().regex(/^\d+$/), z.number().int()]));
+    filters.push(afterPrice(direction, BigInt(price), listingId));
+  } else if (input.cursor) {
+    const [listingId] = decodeCursor(input.cursor, z.tuple([z.number().int()]));
+    filters.push((direction === "asc" ? gt : lt)(listings.listingId, listingId));
+  }
+
+  const rows = await ctx.deps.db
+    .select()
+    .from(listings)
+    .where(and(...filters))
+    .orderBy(...(byPrice ? [order(listings.price), order(listings.listingId)] : [order(listings.listingId)]))
+    .limit(input.limit + 1);
+  return toPage(rows, input.limit, toListingOutput, (row) =>
+    byPrice ? [row.price.toString(), row.listingId] : [row.listingId],
+  );
+}

@@ -1,4 +1,5 @@
 import type { DbHandle } from "@certchain/db";
+import type { CacheInvalidation, CacheInvalidator } from "@certchain/queue";
 import type { PoolConnection, RowDataPacket } from "mysql2/promise";
 import type { Common } from "../common.ts";
 import { FatalError } from "../errors.ts";
@@ -6,6 +7,7 @@ import type { RangeData } from "../sync/range-fetcher.ts";
 import type { BlockHeader } from "../sync/rpc.ts";
 import { applyEvents } from "./apply-events.ts";
 import { type BatchRows, batchStatements, loadBatchState } from "./batch-plan.ts";
+import { batchInvalidation, everything, revertInvalidation } from "./invalidation.ts";
 import type { Lease } from "./lease.ts";
 import { blockRefsBelow, rebuildFrom, rebuildStart, resetIndexedState } from "./rebuild.ts";
 import { certificateTable, listingTable, type TableSpec, transactionTable } from "./rows.ts";
@@ -71,8 +73,20 @@ export type Store = {
   ): Promise<{ certificates: number; listings: number; transactions: number }>;
 };
 
-export function createStore(common: Pick<Common, "config" | "logger">, handle: DbHandle, lease: Lease): Store {
+/**
+ * `invalidator` (optional) tells the API's read caches what each commit changed, once it has committed.
+ */
+export function createStore(
+  common: Pick<Common, "config" | "logger">,
+  handle: DbHandle,
+  lease: Lease,
+  invalidator?: CacheInvalidator,
+): Store {
   const chainId = common.config.chainId;
+  /** After a commit, never before: a reader that reloads on the news must find the new rows. */
+  const announce = async (change: () => CacheInvalidation) => {
+    if (invalidator) await invalidator.invalidate(change());
+  };
 
   /** Runs `work` in one transaction that first checks the lease's fencing token. */
   const inWriteTransaction = async <T>(work: (connection: PoolConnection) => Promise<T>): Promise<T> => {
@@ -154,13 +168,16 @@ export function createStore(common: Pick<Common, "config" | "logger">, handle: D
       }));
     },
 
-    applyBatch: (batch) =>
-      inWriteTransaction(async (connection) => {
+    async applyBatch(batch) {
+      const state = await inWriteTransaction(async (connection) => {
         await checkCursor(connection, batch.from);
         const state = await loadBatchState(connection, batch, { lock: true });
         applyEvents(state, batch.range, common.logger);
         await writeBatch(connection, batch, state);
-      }),
+        return state;
+      });
+      await announce(() => batchInvalidation(state));
+    },
 
     async prepareFinalBatch(batch, after) {
       if (batch.unfinalizedBlocks.length > 0) throw new FatalError("prepareFinalBatch takes final blocks only");
@@ -174,14 +191,16 @@ export function createStore(common: Pick<Common, "config" | "logger">, handle: D
       }
     },
 
-    commitPrepared: ({ batch, state }) =>
-      inWriteTransaction(async (connection) => {
+    async commitPrepared({ batch, state }) {
+      await inWriteTransaction(async (connection) => {
         await checkCursor(connection, batch.from);
         await writeBatch(connection, batch, state);
-      }),
+      });
+      await announce(() => batchInvalidation(state));
+    },
 
-    revertTo: (ancestor) =>
-      inWriteTransaction(async (connection) => {
+    async revertTo(ancestor) {
+      const reverted = await inWriteTransaction(async (connection) => {
         const [entries] = await connection.query<RowDataPacket[]>(
           "SELECT id, table_name, operation, row_key, previous_row FROM indexer_undo_log WHERE chain_id = ? AND block_number > ? ORDER BY id ASC FOR UPDATE",
           [chainId, ancestor.number],
@@ -217,10 +236,16 @@ export function createStore(common: Pick<Common, "config" | "logger">, handle: D
           ancestor.hash,
           chainId,
         ]);
-        return { undone: entries.length };
-      }),
+        return { undone: entries.length, entries: [...oldest.values()] };
+      });
+      await announce(() => revertInvalidation(reverted.entries));
+      return { undone: reverted.undone };
+    },
 
-    reset: () => inWriteTransaction((connection) => resetIndexedState(connection, chainId)),
+    async reset() {
+      await inWriteTransaction((connection) => resetIndexedState(connection, chainId));
+      await announce(everything);
+    },
 
     async planRebuild(block) {
       const connection = await handle.pool.getConnection();
@@ -232,13 +257,16 @@ export function createStore(common: Pick<Common, "config" | "logger">, handle: D
       }
     },
 
-    rebuildFrom: (start, parent) =>
-      inWriteTransaction(async (connection) => {
+    async rebuildFrom(start, parent) {
+      const forgotten = await inWriteTransaction(async (connection) => {
         // The lease holder is the only writer: the plan cannot have changed, unless the caller skipped it.
         if ((await rebuildStart(connection, start)) !== start)
           throw new FatalError(`block ${start} is not a start planned by planRebuild`);
         return rebuildFrom(connection, chainId, start, parent);
-      }),
+      });
+      await announce(everything);
+      return forgotten;
+    },
   };
 }
 
