@@ -2,6 +2,7 @@ import type { SubmitTxRequest } from "@certchain/queue";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import type { Context } from "./context.ts";
+import { ServiceUnavailableError } from "./http/unavailable.ts";
 
 /** Longest client key: derived keys (`<key>:approve`) must still fit the 128-character column. */
 const MAX_IDEMPOTENCY_KEY = 100;
@@ -46,6 +47,9 @@ export function resolveIdempotencyKey(ctx: Context, fromInput: string | undefine
   return header;
 }
 
+/** Connection states in which ioredis has lost Redis (it is reconnecting, or has given up). */
+const REDIS_DOWN: ReadonlySet<string> = new Set(["close", "reconnecting", "end"]);
+
 type Submission = Omit<SubmitTxRequest, "idempotencyKey" | "userId"> & { idempotencyKey: string | undefined };
 
 /**
@@ -56,6 +60,11 @@ export async function submit(
   ctx: Context & { user: { id: number } },
   request: Submission,
 ): Promise<{ requestId: string; created: boolean }> {
+  // While Redis is down the job could not be added: refuse before writing the row, so a 503 means nothing was recorded.
+  // (A failure between the two still leaves a durable row, which the relayer's orphan sweep queues.)
+  if (REDIS_DOWN.has(ctx.deps.redis.status)) {
+    throw new ServiceUnavailableError("redis", "Transactions cannot be queued right now; try again in a few seconds");
+  }
   return ctx.deps.producer.submit({
     ...request,
     userId: ctx.user.id,

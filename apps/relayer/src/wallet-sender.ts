@@ -62,6 +62,9 @@ export function createWalletSender(deps: RelayerDeps, syncWallet: SyncWallet): W
         if (batch.ready.length === 0) break;
         if (Date.now() < until && (await deps.leases.acquire(lease, leaseMs))) {
           next = prepareBatch(deps, syncWallet, wallet, batch.considered);
+          // Prepared while this batch commits: its failure (the database gone, say) is handled by the next turn or
+          // dropped in `finally`, never left unhandled meanwhile, which would end the process.
+          next.catch(() => undefined);
         }
         const committed = await commitBatch(deps, syncWallet, batch);
         for (const requestId of committed.sent) sent.add(requestId);

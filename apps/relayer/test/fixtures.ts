@@ -63,15 +63,22 @@ export type Stack = {
   close(): Promise<void>;
 };
 
-export async function startStack(anvilOptions: AnvilOptions = {}): Promise<Stack> {
+/** Where a stack's database and queue live: by default the machine's shared MariaDB and Redis. */
+export type StackServices = {
+  /** A MariaDB server URL (its database name is ignored); the stack's database is created there. */
+  databaseServerUrl?: string;
+  redisUrl?: string;
+};
+
+export async function startStack(anvilOptions: AnvilOptions = {}, services: StackServices = {}): Promise<Stack> {
   const anvil = await startAnvil(anvilOptions);
-  const database = await createTestDatabase({ poolSize: 10 });
+  const database = await createTestDatabase({ poolSize: 10, serverUrl: services.databaseServerUrl });
   const deployment = await deployContracts({
     rpcUrl: anvil.rpcUrl,
     chainId: 31337,
     operatorPrivateKey: ANVIL_ACCOUNT_0_PRIVATE_KEY,
   });
-  const redis = createRedis("redis://127.0.0.1:6379");
+  const redis = createRedis(services.redisUrl ?? "redis://127.0.0.1:6379");
   const redisPrefix = `test:${process.pid}:${randomBytes(4).toString("hex")}`;
   const queue = new Queue(TX_REQUESTS_QUEUE, { connection: redis, prefix: redisPrefix });
   const producer = createTxRequestProducer({ db: database.db, queue });

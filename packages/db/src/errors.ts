@@ -82,6 +82,19 @@ export function toDatabaseError(error: unknown, databaseUrl: string): unknown {
   return message === undefined ? error : new UserFacingError(message, { cause: error });
 }
 
+/**
+ * True when the error, anywhere in its cause chain, is about the connection rather than a statement: refused, reset,
+ * lost, timed out, too many connections, a failed handshake. mysql2 marks exactly these `fatal` (the connection cannot
+ * be used again). The server may come back (a restart, a failover), so callers retry or answer 503 rather than treat
+ * it as a bug; the pool opens new connections once it answers.
+ */
+export function isConnectionError(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if ((e as { fatal?: unknown }).fatal === true) return true;
+  }
+  return false;
+}
+
 /** True for the MySQL error of a UNIQUE key violation (ER_DUP_ENTRY), wherever it sits in the cause chain. */
 export function isDuplicateKeyError(error: unknown, keyName?: string): boolean {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {

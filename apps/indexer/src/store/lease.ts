@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { isConnectionError } from "@certchain/db";
 import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 import type { Common } from "../common.ts";
 import { LeaseLostError } from "../errors.ts";
@@ -125,8 +126,22 @@ export function createLease(
     },
     async acquire(abort) {
       let announced = false;
+      let unreachable = false;
       while (!abort()) {
-        if (await tryAcquire()) {
+        let acquired: boolean;
+        try {
+          acquired = await tryAcquire();
+          unreachable = false;
+        } catch (error) {
+          // A standby outlives a database restart as the leader does: it keeps trying.
+          if (!isConnectionError(error)) throw error;
+          if (!unreachable)
+            common.logger.warn({ error: (error as Error).message }, "Database unreachable; waiting for it");
+          unreachable = true;
+          await sleep(retryMs);
+          continue;
+        }
+        if (acquired) {
           held = true;
           common.metrics.isLeader.set(1);
           heartbeat = setInterval(() => void beat(), heartbeatMs);
