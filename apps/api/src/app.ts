@@ -17,6 +17,14 @@ import { createApiMetrics } from "./http/metrics.ts";
 import { createOpenApiRoutes } from "./http/openapi.ts";
 import { createRestRoutes } from "./http/rest.ts";
 import { rejectCrossSiteCookieWrites } from "./http/security.ts";
+import { apiKeyOf, verifySignedRequests } from "./http/signatures.ts";
+import {
+  RETRY_AFTER_SECONDS,
+  reportUnavailable,
+  toUnavailableError,
+  unavailableMessage,
+  unavailableService,
+} from "./http/unavailable.ts";
 import { createVerifyPages } from "./http/verify-pages.tsx";
 import { appRouter } from "./root.ts";
 
@@ -87,9 +95,16 @@ export function createApp(deps: ApiDeps) {
     (UPLOAD_PATHS.has(c.req.path) ? uploadTooLarge : tooLarge)(c, next);
   const metrics = createApiMetrics();
   if (deps.pool) registerPoolMetrics(metrics.registry, deps.pool);
+  deps.cache.registerMetrics(metrics.registry);
   return (
     new Hono()
       .onError((error, c) => {
+        const service = unavailableService(error);
+        if (service) {
+          reportUnavailable(deps.logger, service, error);
+          c.header("retry-after", String(RETRY_AFTER_SECONDS));
+          return c.json({ error: { code: "SERVICE_UNAVAILABLE", message: unavailableMessage(error, service) } }, 503);
+        }
         const reqId = requestIdOf(c);
         deps.logger.error(
           { err: loggableError(error), reqId, method: c.req.method, path: c.req.path },
@@ -129,6 +144,8 @@ export function createApp(deps: ApiDeps) {
       .use("/verify/*", deps.limits.requests)
       .use("/trpc/*", bodyLimitByPath)
       .use("/api/*", bodyLimitByPath)
+      .use("/trpc/*", verifySignedRequests(deps))
+      .use("/api/*", verifySignedRequests(deps))
       .use(
         "/trpc/*",
         trpcServer({
@@ -138,10 +155,18 @@ export function createApp(deps: ApiDeps) {
           createContext: async (opts, c) => {
             const ctx = await createRequestContext(
               deps,
-              { headers: opts.req.headers, ip: clientIp(c, deps.config.trustProxy), requestId: requestIdOf(c) },
+              {
+                headers: opts.req.headers,
+                ip: clientIp(c, deps.config.trustProxy),
+                requestId: requestIdOf(c),
+                apiKey: apiKeyOf(c),
+              },
               opts.resHeaders,
-            );
-            rememberUser(c, ctx.session?.user.id);
+            ).catch((error: unknown) => {
+              // Resolving the caller reads the database: while it is down, 503 rather than 500.
+              throw toUnavailableError(error, opts.resHeaders, deps.logger) ?? error;
+            });
+            rememberUser(c, (ctx.session ?? ctx.apiKey)?.user.id);
             return ctx;
           },
           onError: ({ error, path, ctx }) => {

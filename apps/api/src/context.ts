@@ -5,8 +5,10 @@ import type { TxRequestProducer } from "@certchain/queue";
 import type { ContentStore } from "@certchain/storage";
 import type { Redis } from "ioredis";
 import type { PublicClient } from "viem";
+import type { ApiKeyCaller } from "./auth/api-keys.ts";
 import { expiredSessionCookie, readSessionCredentials, sessionCookie } from "./auth/credentials.ts";
 import { type ValidatedSession, validateSessionToken } from "./auth/sessions.ts";
+import type { ReadCaches } from "./cache.ts";
 import type { BalanceReader } from "./chain/balances.ts";
 import type { HeadReader } from "./chain/head.ts";
 import type { Limits } from "./http/rate-limit.ts";
@@ -36,6 +38,8 @@ export type ApiDeps = {
   redis: Redis;
   /** Status changes the relayer publishes, fanned out to `tx.onStatus` streams. */
   txStatus: TxStatusFeed;
+  /** Hot reads (`certificates.get`, first pages of `market.listings`, balances) in memory and Redis; see `cache.ts`. */
+  cache: ReadCaches;
   /** The pool behind `db`, when the caller shares it, for the pool gauges on `/metrics`. */
   pool?: Pick<DbHandle, "poolStats">;
 };
@@ -52,8 +56,10 @@ export type RequestMeta = {
 export type Context = {
   deps: ApiDeps;
   meta: RequestMeta;
-  /** The caller's session, or null for anonymous calls. */
+  /** The caller's session, or null for anonymous calls and signed ones. */
   session: ValidatedSession | null;
+  /** The API key a signed request was verified with (`http/signatures.ts`), acting as its owner; else null. */
+  apiKey: ApiKeyCaller | null;
   /** Headers added to the response (`Set-Cookie` on login, renewal and logout). */
   resHeaders: Headers;
 };
@@ -63,11 +69,17 @@ export type Context = {
  */
 export function createContextInner(
   deps: ApiDeps,
-  options: { session?: ValidatedSession | null; meta?: Partial<RequestMeta>; resHeaders?: Headers } = {},
+  options: {
+    session?: ValidatedSession | null;
+    apiKey?: ApiKeyCaller | null;
+    meta?: Partial<RequestMeta>;
+    resHeaders?: Headers;
+  } = {},
 ): Context {
   return {
     deps,
     session: options.session ?? null,
+    apiKey: options.apiKey ?? null,
     meta: {
       ip: options.meta?.ip,
       userAgent: options.meta?.userAgent,
@@ -80,11 +92,12 @@ export function createContextInner(
 
 /**
  * The context for an HTTP request: resolves the bearer token or session cookie. A renewed session re-sends the cookie
- * with its new expiry; a cookie naming no live session is cleared, so the browser stops sending it.
+ * with its new expiry; a cookie naming no live session is cleared, so the browser stops sending it. A signed request
+ * comes with the API key its signature was checked against, and no session.
  */
 export async function createRequestContext(
   deps: ApiDeps,
-  request: { headers: Headers; ip: string | undefined; requestId?: string | undefined },
+  request: { headers: Headers; ip: string | undefined; requestId?: string | undefined; apiKey?: ApiKeyCaller },
   resHeaders: Headers,
 ): Promise<Context> {
   const credentials = readSessionCredentials(request.headers);
@@ -95,6 +108,7 @@ export async function createRequestContext(
   }
   return createContextInner(deps, {
     session,
+    apiKey: request.apiKey,
     meta: {
       ip: request.ip,
       userAgent: request.headers.get("user-agent") ?? undefined,

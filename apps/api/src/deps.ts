@@ -2,7 +2,7 @@ import { type Config, createLogger, type Logger } from "@certchain/common";
 import { type Deployment, readDeployment } from "@certchain/contracts";
 import type { Db, DbHandle } from "@certchain/db";
 import {
-  createRedis,
+  createFailFastRedis,
   createTxRequestProducer,
   TX_REQUESTS_QUEUE,
   type TxRequestJobData,
@@ -12,6 +12,7 @@ import { type ContentStore, createContentStore } from "@certchain/storage";
 import { Queue } from "bullmq";
 import { createPublicClient, http } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
+import { createReadCaches } from "./cache.ts";
 import { createBalanceReader } from "./chain/balances.ts";
 import { createHeadReader } from "./chain/head.ts";
 import type { ApiDeps } from "./context.ts";
@@ -34,14 +35,21 @@ export type ApiDepsOptions = {
 export async function createApiDeps(config: Config, db: Db, options: ApiDepsOptions = {}): Promise<ApiDeps> {
   const client = createPublicClient({ transport: http(config.ethNodeUrl, { retryCount: 1, timeout: 5_000 }) });
   const deployment = options.deployment ?? readDeployment(config.chainId, config.deploymentsDir);
-  const redis = createRedis(config.redisUrl);
+  // Fails fast while Redis is down: what needs it answers 503 at once instead of hanging (see `http/unavailable.ts`).
+  const redis = createFailFastRedis(config.redisUrl);
   const queue = new Queue<TxRequestJobData>(TX_REQUESTS_QUEUE, { connection: redis, prefix: config.redisPrefix });
   const logger = options.logger ?? createLogger(config, "api");
   const txStatus = createTxStatusFeed({ redis, channel: txStatusChannel(config.redisPrefix), logger });
   const limits = createLimits(config, logger);
-  // Logins fail closed while the limiter's Redis is unreachable; give it a moment to connect before serving.
-  await Promise.race([limits.ready(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+  const cache = createReadCaches(config, logger);
+  // Logins fail closed while the limiter's Redis is unreachable; give it a moment to connect before serving (the
+  // read caches, too: they skip their in-process tier until subscribed to invalidations).
+  await Promise.race([
+    Promise.all([limits.ready(), cache.ready()]),
+    new Promise((resolve) => setTimeout(resolve, 2_000).unref()),
+  ]);
   options.onClose?.(async () => {
+    await cache.close();
     await limits.close();
     await txStatus.close();
     await queue.close();
@@ -54,12 +62,13 @@ export async function createApiDeps(config: Config, db: Db, options: ApiDepsOpti
     accessLogger: createLogger(config, "api", "access"),
     head: createHeadReader(client),
     chain: { client, contracts: deployment.contracts },
-    balances: createBalanceReader(client, deployment.contracts.PaymentToken.address),
+    balances: createBalanceReader(client, deployment.contracts.PaymentToken.address, cache.balances),
     producer: createTxRequestProducer({ db, queue }),
     operatorAddress: privateKeyToAddress(config.operatorPrivateKey).toLowerCase() as `0x${string}`,
     redis,
     txStatus,
     limits,
+    cache,
     pool: options.pool,
     storage:
       options.storage ??

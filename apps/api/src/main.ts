@@ -1,11 +1,15 @@
 /** `npm run api`: serves the API on API_PORT until SIGINT/SIGTERM, then drains connections and closes the pool. */
 import { readFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { type Config, createLogger, createShutdown, loadConfig, runMain, UserFacingError } from "@certchain/common";
 import { openDatabase, pingDatabase } from "@certchain/db";
 import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { createApiDeps } from "./deps.ts";
+
+/** Connections per API process unless DB_POOL_SIZE says otherwise (above `runMain`, which reads it at once). */
+const API_DB_POOL_SIZE = 10;
 
 runMain("api", async () => {
   const config = loadConfig();
@@ -21,11 +25,13 @@ runMain("api", async () => {
   const server = await listen(app.fetch, config);
   logger.info({ port: config.apiPort, https: config.tls !== undefined }, "API listening");
   shutdown.add(() => closeServer(server));
+  if (config.httpRedirectPort !== undefined) {
+    const redirect = await listenForRedirects(config.httpRedirectPort, config);
+    logger.info({ port: config.httpRedirectPort }, "Redirecting HTTP to HTTPS");
+    shutdown.add(() => new Promise<void>((resolve) => redirect.close(() => resolve())));
+  }
   shutdown.trapSignals((signal) => logger.info({ signal }, "Shutting down"));
 });
-
-/** Connections per API process unless DB_POOL_SIZE says otherwise. */
-const API_DB_POOL_SIZE = 10;
 
 /** How long in-flight requests (a large download, say) may take to finish once shutdown starts. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -55,6 +61,34 @@ function listen(fetch: (request: Request) => Response | Promise<Response>, confi
       const why = error.code === "EADDRINUSE" ? "is already in use" : `cannot be used (${error.code ?? error.message})`;
       reject(new UserFacingError(`port ${port} (API_PORT) ${why}`));
     });
+  });
+}
+
+/**
+ * A plain-HTTP listener that sends every request to the same path over HTTPS (308 keeps the method and body). The
+ * target is API_PUBLIC_URL when it is an https:// origin; otherwise the host the client asked for, on API_PORT.
+ */
+function listenForRedirects(port: number, config: Config): Promise<Server> {
+  const publicUrl = new URL(config.apiPublicUrl);
+  const originFor = (host: string | undefined) => {
+    if (publicUrl.protocol === "https:") return publicUrl.origin;
+    let hostname = "localhost";
+    try {
+      hostname = new URL(`http://${host ?? "localhost"}`).hostname;
+    } catch {
+      // A malformed Host header: fall back to localhost rather than echo it.
+    }
+    return `https://${hostname}:${config.apiPort}`;
+  };
+  const server = createHttpServer((request, response) => {
+    response.writeHead(308, { location: `${originFor(request.headers.host)}${request.url ?? "/"}` }).end();
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const why = error.code === "EADDRINUSE" ? "is already in use" : `cannot be used (${error.code ?? error.message})`;
+      reject(new UserFacingError(`port ${port} (HTTP_REDIRECT_PORT) ${why}`));
+    });
+    server.listen(port, () => resolve(server));
   });
 }
 

@@ -1,6 +1,8 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError, z } from "zod";
+import { apiKeyScopeRefusal } from "./auth/api-key-scopes.ts";
 import type { Context } from "./context.ts";
+import { toUnavailableError } from "./http/unavailable.ts";
 
 /**
  * tRPC is initialised here once; this file exports only the procedure builders the API allows. Each builder narrows
@@ -41,13 +43,28 @@ const t = initTRPC.context<Context>().create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Anyone, signed in or not. */
-export const publicProcedure = t.procedure;
+/** Every procedure: a database or Redis that is down makes its answer 503 SERVICE_UNAVAILABLE, not a 500. */
+const procedure = t.procedure.use(async ({ ctx, next }) => {
+  const result = await next();
+  if (!result.ok) {
+    const unavailable = toUnavailableError(result.error, ctx.resHeaders, ctx.deps.logger);
+    if (unavailable) throw unavailable;
+  }
+  return result;
+});
 
-/** A signed-in user; `ctx.user` is set. */
-export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
-  if (!ctx.session) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in first" });
-  return next({ ctx: { ...ctx, session: ctx.session, user: ctx.session.user } });
+/** Anyone, signed in or not. A request signed with an API key may call only what the key's scopes allow. */
+export const publicProcedure = procedure.use(({ ctx, path, next }) => {
+  const refusal = ctx.apiKey && apiKeyScopeRefusal(ctx.apiKey.keyId, ctx.apiKey.scopes, path);
+  if (refusal) throw new TRPCError({ code: "FORBIDDEN", message: refusal });
+  return next();
+});
+
+/** A signed-in user, by session or by a request signed with their API key; `ctx.user` is set. */
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
+  const user = ctx.session?.user ?? ctx.apiKey?.user;
+  if (!user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in first" });
+  return next({ ctx: { ...ctx, user } });
 });
 
 /** A signed-in user with the issuer role (granted by an admin, mirrored on chain as ISSUER_ROLE). */

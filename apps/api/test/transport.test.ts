@@ -94,7 +94,7 @@ describe("HTTPS", () => {
     server?.kill("SIGTERM");
   });
 
-  test("default: with TLS_CERT_FILE and TLS_KEY_FILE the API serves HTTPS, with HSTS", async () => {
+  test("default: with TLS_CERT_FILE and TLS_KEY_FILE the API serves HTTPS, with HSTS, and redirects HTTP to it", async () => {
     const cert = join(scratch, "cert.pem");
     const key = join(scratch, "key.pem");
     execFileSync("openssl", [
@@ -103,6 +103,7 @@ describe("HTTPS", () => {
     ]);
     writeDeployment(api.deployment, scratch);
     const port = await freePort();
+    const redirectPort = await freePort();
     server = spawn(join(repoRoot, "node_modules/.bin/tsx"), ["apps/api/src/main.ts"], {
       cwd: repoRoot,
       stdio: ["ignore", "pipe", "pipe"],
@@ -118,6 +119,7 @@ describe("HTTPS", () => {
         API_PORT: String(port),
         TLS_CERT_FILE: cert,
         TLS_KEY_FILE: key,
+        HTTP_REDIRECT_PORT: String(redirectPort),
       },
     });
     let output = "";
@@ -147,6 +149,9 @@ describe("HTTPS", () => {
     }
     expect(response.status).toBe(200);
     expect(response.hsts).toMatch(/max-age=\d+/);
+    const redirected = await fetch(`http://127.0.0.1:${redirectPort}/api/certificates/1?x=1`, { redirect: "manual" });
+    expect(redirected.status).toBe(308);
+    expect(redirected.headers.get("location")).toBe(`https://127.0.0.1:${port}/api/certificates/1?x=1`);
   }, 60_000);
 
   test("error: only one of the two TLS variables is a one-line configuration error", () => {

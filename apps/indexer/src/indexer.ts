@@ -1,5 +1,6 @@
 import type { Deployment } from "@certchain/contracts";
-import { type DbHandle, openDatabase, registerPoolMetrics } from "@certchain/db";
+import { type DbHandle, isConnectionError, openDatabase, registerPoolMetrics } from "@certchain/db";
+import type { CacheInvalidator } from "@certchain/queue";
 import type { Common } from "./common.ts";
 import { createEventDecoder } from "./decode/events.ts";
 import { ChainMovedError, DeepReorgError, FatalError, RetryableError } from "./errors.ts";
@@ -30,6 +31,8 @@ const DEFAULT_POLL_INTERVAL_MS = 1_000;
 const DB_POOL_SIZE = 6;
 /** After a retryable failure of a whole step (the chain moved under a batch), wait this long before the next. */
 const STEP_RETRY_DELAY_MS = 50;
+/** While the database is unreachable, steps are retried with backoff up to this delay (shutdown waits at most this). */
+const DATABASE_RETRY_MAX_DELAY_MS = 2_000;
 
 export type IndexerOptions = {
   deployment: Deployment;
@@ -45,6 +48,8 @@ export type IndexerOptions = {
   progress?: boolean;
   /** An existing pool (tests); otherwise one is opened on `config.databaseUrl` and closed on shutdown. */
   db?: DbHandle;
+  /** Tells the API's read caches what each commit changed (after the commit); none when unset. */
+  cacheInvalidator?: CacheInvalidator;
 };
 
 export type IndexerRole = "starting" | "standby" | "leader" | "stopped" | "failed";
@@ -100,7 +105,7 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
   registerPoolMetrics(metrics.registry, db);
   const ownsDb = options.db === undefined;
   const lease: Lease = createLease(common, db.pool, { ttlMs: options.leaseTtlMs });
-  const store: Store = createStore(common, db, lease);
+  const store: Store = createStore(common, db, lease, options.cacheInvalidator);
   const rpc = createRpc(common);
   const contracts = options.deployment.contracts;
   const addresses = [contracts.CertificateRegistry, contracts.Marketplace, contracts.PaymentToken].map(
@@ -309,8 +314,23 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
   };
 
   const loop = async () => {
+    /** Steps failed in a row because the database could not be reached, and since when. */
+    let databaseFailures = 0;
+    let databaseDownSince = 0;
     while (!stopping) {
       try {
+        if (databaseFailures > 0) {
+          // A commit whose answer was lost with the connection may or may not have landed: go on from the database's
+          // cursor, not from memory (the next batch would otherwise find the cursor moved and stop).
+          const stored = await store.loadCursor();
+          if (stored) setCursor(stored);
+          else cursor = committed = undefined;
+          logger.warn(
+            { cursor: stored ?? null, downMs: Date.now() - databaseDownSince },
+            "Database reachable again; resumed indexing",
+          );
+          databaseFailures = 0;
+        }
         if (!(await step())) await heads.next();
       } catch (error) {
         // A failed step may leave a backfill commit in flight: it settles before anything else is tried.
@@ -319,6 +339,17 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
         if (error instanceof RetryableError) {
           logger.debug({ error: error.message }, "Retrying step");
           await sleep(STEP_RETRY_DELAY_MS);
+          continue;
+        }
+        if (isConnectionError(error)) {
+          // The database restarting or failing over: wait for it (`/readyz` says so meanwhile) rather than exit.
+          prefetch = undefined;
+          if (databaseFailures === 0) {
+            databaseDownSince = Date.now();
+            logger.warn({ error: (error as Error).message }, "Database unreachable; retrying until it answers");
+          }
+          databaseFailures += 1;
+          await sleep(Math.min(DATABASE_RETRY_MAX_DELAY_MS, STEP_RETRY_DELAY_MS * 2 ** databaseFailures));
           continue;
         }
         throw error;

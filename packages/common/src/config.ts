@@ -41,13 +41,44 @@ const positiveInt = (unit: string) =>
     .int(`must be a whole number of ${unit}`)
     .min(1, `must be at least 1`);
 
+/** A read cache's TTL: 0 turns the cache off; at most a minute (see CACHE_COUNTER_TTL_MS in @certchain/queue). */
+const cacheTtl = z.coerce
+  .number({ error: "must be a number of milliseconds" })
+  .int("must be a whole number of milliseconds")
+  .min(0, "must be 0 (off) or more")
+  .max(60_000, "must be at most 60000 milliseconds");
+
 const emptyAsUndefined = (value: unknown) => (value === "" ? undefined : value);
+
+/** `http(s)://<public key>@<host>[:port]/[path/]<project id>`, the shape Sentry gives a project's DSN. */
+const isSentryDsn = (value: string) => {
+  try {
+    const dsn = new URL(value);
+    return ["http:", "https:"].includes(dsn.protocol) && dsn.username !== "" && /\/[^/]+$/.test(dsn.pathname);
+  } catch {
+    return false;
+  }
+};
 
 const envSchema = z
   .object({
     NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     LOG_DIR: z.preprocess(emptyAsUndefined, z.string().optional()),
+    SENTRY_DSN: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .refine(isSentryDsn, { error: "must be a Sentry DSN such as https://<key>@<host>/<project id>" })
+        .optional(),
+    ),
+    SENTRY_ENVIRONMENT: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^[^\s/]{1,64}$/, "must be at most 64 characters, without spaces or slashes")
+        .optional(),
+    ),
     DATABASE_URL: url(["mysql:", "mariadb:"]).default("mysql://root@127.0.0.1:3306/certchain"),
     REDIS_URL: url(["redis:", "rediss:"]).default("redis://127.0.0.1:6379"),
     ETH_NODE_URL: url(["http:", "https:"]).default("http://127.0.0.1:8545"),
@@ -147,10 +178,20 @@ const envSchema = z
       .default(0),
     TLS_CERT_FILE: z.preprocess(emptyAsUndefined, z.string().optional()),
     TLS_KEY_FILE: z.preprocess(emptyAsUndefined, z.string().optional()),
+    HTTP_REDIRECT_PORT: z.preprocess(emptyAsUndefined, port.optional()),
+    CACHE_TTL_MS: cacheTtl.default(5_000),
+    CACHE_BALANCE_TTL_MS: cacheTtl.default(2_000),
   })
   .superRefine((env, ctx) => {
     if ((env.TLS_CERT_FILE === undefined) !== (env.TLS_KEY_FILE === undefined)) {
       ctx.addIssue({ code: "custom", path: ["TLS_KEY_FILE"], message: "and TLS_CERT_FILE must be set together" });
+    }
+    if (env.HTTP_REDIRECT_PORT !== undefined && env.TLS_CERT_FILE === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["HTTP_REDIRECT_PORT"],
+        message: "redirects to HTTPS, so it needs TLS_CERT_FILE and TLS_KEY_FILE",
+      });
     }
     if (env.NODE_ENV !== "production") return;
     const requireSecret = (name: "MASTER_KEY" | "OPERATOR_PRIVATE_KEY", publicValue: string) => {
@@ -176,6 +217,10 @@ export type Config = {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Log files go here, one per channel (see `createLogger`); stdout when unset. */
   logDir: string | undefined;
+  /** Errors logged at level error or fatal are also sent here (see `error-tracking.ts`); nothing is sent when unset. */
+  sentryDsn: string | undefined;
+  /** The environment Sentry files those errors under; NODE_ENV when SENTRY_ENVIRONMENT is unset. */
+  sentryEnvironment: string;
   databaseUrl: string;
   redisUrl: string;
   ethNodeUrl: string;
@@ -246,6 +291,15 @@ export type Config = {
   trustProxy: number;
   /** With both set, the API serves HTTPS with this certificate and key (PEM files). */
   tls: { certFile: string; keyFile: string } | undefined;
+  /** With TLS: a plain-HTTP port whose every request is redirected (308) to the same path over HTTPS. */
+  httpRedirectPort: number | undefined;
+  /**
+   * API read caches (`certificates.get`, first pages of `market.listings`): how long an answer is reused, in this
+   * process and through Redis, at most; the indexer invalidates changed rows sooner. 0 turns them off.
+   */
+  cacheTtlMs: number;
+  /** The same for `account.balance`, read from the chain; 0 turns it off. */
+  cacheBalanceTtlMs: number;
 };
 
 /** A configuration problem, phrased as one line that names the variable. */
@@ -270,6 +324,8 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
     nodeEnv: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,
     logDir: env.LOG_DIR,
+    sentryDsn: env.SENTRY_DSN,
+    sentryEnvironment: env.SENTRY_ENVIRONMENT ?? env.NODE_ENV,
     databaseUrl: env.DATABASE_URL,
     redisUrl: env.REDIS_URL,
     ethNodeUrl: env.ETH_NODE_URL,
@@ -315,6 +371,9 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
     corsOrigins: env.CORS_ORIGINS === "" ? [] : env.CORS_ORIGINS.split(","),
     trustProxy: env.TRUST_PROXY,
     tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined,
+    httpRedirectPort: env.HTTP_REDIRECT_PORT,
+    cacheTtlMs: env.CACHE_TTL_MS,
+    cacheBalanceTtlMs: env.CACHE_BALANCE_TTL_MS,
   };
 }
 

@@ -114,3 +114,11 @@ export async function startDaemon(entry: string, env: Record<string, string>): P
     stop: () => signal("SIGTERM"),
   };
 }
+
+export { type FakeSentry, startFakeSentry } from "./fake-sentry.ts";
+export {
+  type PrivateServer,
+  privateServersUnavailable,
+  startPrivateMariadb,
+  startPrivateRedis,
+} from "./private-services.ts";

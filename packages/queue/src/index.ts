@@ -1,3 +1,20 @@
+export {
+  ApiKeySecretError,
+  decryptApiKeySecret,
+  type EncryptedApiKeySecret,
+  encryptApiKeySecret,
+} from "./api-key-secrets.ts";
+export {
+  CACHE_NAMESPACES,
+  type CacheInvalidation,
+  type CacheInvalidator,
+  type CacheNamespace,
+  cacheInvalidationChannel,
+  cacheKeys,
+  createCacheInvalidator,
+  isEmptyInvalidation,
+  parseCacheInvalidation,
+} from "./cache-invalidation.ts";
 export { TX_REQUEST_JOB_OPTIONS, TX_REQUESTS_QUEUE, type TxRequestJobData, txStatusChannel } from "./names.ts";
 export {
   type ParsedTxRequest,
@@ -16,7 +33,7 @@ export {
   type TxRequestProducer,
   UNSENT_TX_REQUEST_STATUSES,
 } from "./producer.ts";
-export { assertNoEviction, createRedis } from "./redis.ts";
+export { assertNoEviction, createFailFastRedis, createRedis } from "./redis.ts";
 export type { TxStatusEvent } from "./status.ts";
 export {
   decryptWalletKey,
