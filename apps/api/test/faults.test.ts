@@ -1,13 +1,13 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ANVIL_ACCOUNT_0_PRIVATE_KEY, repoRoot } from "@certchain/common";
+import { ANVIL_ACCOUNT_0_PRIVATE_KEY } from "@certchain/common";
 import {
-  bundleEntryForTest,
+  type DaemonProcess,
   freePort,
   type PrivateServer,
   privateServersUnavailable,
+  startDaemon,
   startPrivateMariadb,
   startPrivateRedis,
 } from "@certchain/common/testing";
@@ -36,8 +36,7 @@ let mariadb: PrivateServer;
 let redis: PrivateServer;
 let anvil: Anvil;
 let database: TestDatabase;
-let api: ChildProcess;
-let apiOutput = "";
+let api: DaemonProcess;
 let baseUrl: string;
 let token: string;
 let tempDirs: string[] = [];
@@ -58,35 +57,24 @@ beforeAll(async () => {
   writeDeployment(deployment, deploymentsDir);
   const port = await freePort();
   baseUrl = `http://127.0.0.1:${port}`;
-  api = spawn(process.execPath, [await bundleEntryForTest("apps/api/src/main.ts")], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: "test",
-      LOG_LEVEL: "warn",
-      API_PORT: String(port),
-      DATABASE_URL: database.url,
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: "faults",
-      ETH_NODE_URL: anvil.rpcUrl,
-      CHAIN_ID: "31337",
-      DEPLOYMENTS_DIR: deploymentsDir,
-      STORAGE_DIR: storageDir,
-      // Cached reads (certificates.get, first pages of listings) outlive the database by at most this much.
-      CACHE_TTL_MS: String(CACHE_TTL_MS),
-      // Every request of this file comes from one address: keep the per-IP limits out of the way.
-      RATE_LIMIT_PER_MINUTE: "1000000",
-      RATE_LIMIT_REGISTRATIONS_PER_HOUR: "1000000",
-      RATE_LIMIT_NONCES_PER_MINUTE: "1000000",
-    },
+  api = await startDaemon("apps/api/src/main.ts", {
+    NODE_ENV: "test",
+    LOG_LEVEL: "warn",
+    API_PORT: String(port),
+    DATABASE_URL: database.url,
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: "faults",
+    ETH_NODE_URL: anvil.rpcUrl,
+    CHAIN_ID: "31337",
+    DEPLOYMENTS_DIR: deploymentsDir,
+    STORAGE_DIR: storageDir,
+    // Cached reads (certificates.get, first pages of listings) outlive the database by at most this much.
+    CACHE_TTL_MS: String(CACHE_TTL_MS),
+    // Every request of this file comes from one address: keep the per-IP limits out of the way.
+    RATE_LIMIT_PER_MINUTE: "1000000",
+    RATE_LIMIT_REGISTRATIONS_PER_HOUR: "1000000",
+    RATE_LIMIT_NONCES_PER_MINUTE: "1000000",
   });
-  const keep = (chunk: Buffer) => {
-    apiOutput = (apiOutput + chunk.toString()).slice(-20_000);
-  };
-  api.stdout?.on("data", keep);
-  api.stderr?.on("data", keep);
   await waitFor("the API to be ready", async () => (await fetch(`${baseUrl}/readyz`)).status === 200);
 
   const registered = await call(trpc.register("faults-user"));
@@ -119,9 +107,8 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  if (api && api.exitCode === null) {
-    api.kill("SIGTERM");
-    await new Promise((resolve) => api.once("exit", resolve));
+  if (api) {
+    await api.stop();
   }
   await database?.drop().catch(() => undefined);
   await Promise.all([mariadb?.dispose(), redis?.dispose(), anvil?.stop()]);
@@ -249,8 +236,10 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   const started = Date.now();
   for (;;) {
     if (await check().catch(() => false)) return Date.now() - started;
-    if (api.exitCode !== null) throw new Error(`the API exited (${api.exitCode}) waiting for ${what}:\n${apiOutput}`);
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}:\n${apiOutput}`);
+    if (api.child.exitCode !== null) {
+      throw new Error(`the API exited (${api.child.exitCode}) waiting for ${what}:\n${api.output()}`);
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}:\n${api.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -299,22 +288,31 @@ const reads = [
   trpc.restCertificate,
 ];
 
+/** A short load in which every answer is well formed and a 200. */
+async function expectAllSucceed(mix: Array<() => Call>) {
+  const outcomes = await load(mix, 1_500);
+  expectWellFormed(outcomes);
+  expect(
+    outcomes.filter((o) => o.status !== 200),
+    JSON.stringify(tally(outcomes)),
+  ).toEqual([]);
+}
+
+/** Kills `server` while a load runs: requests in flight meet dropped connections, later ones a refused port. */
+async function killUnderLoad(server: PrivateServer, mix: Array<() => Call>) {
+  const during = load(mix, 4_000);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await server.kill();
+  const killedAt = performance.now();
+  return { outage: await during, killedAt };
+}
+
 describe.skipIf(privateServersUnavailable())("faults", () => {
   test("behavior: MariaDB killed under load: 503s within bounded time, /readyz names the database, recovery without a restart", async () => {
     const mix = [...reads, trpc.login];
-    const before = await load(mix, 1_500);
-    expectWellFormed(before);
-    expect(
-      before.filter((o) => o.status !== 200),
-      JSON.stringify(tally(before)),
-    ).toEqual([]);
+    await expectAllSucceed(mix);
 
-    // Kill it while the load runs: requests in flight meet dropped connections, later ones a refused port.
-    const during = load(mix, 4_000);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await mariadb.kill();
-    const killedAt = performance.now();
-    const outage = await during;
+    const { outage, killedAt } = await killUnderLoad(mariadb, mix);
     // Sent once the read cache's entries have expired: nothing can answer without the database any more.
     const downAnswers = outage.filter((o) => o.at > killedAt + CACHE_TTL_MS + 200);
     expectWellFormed(outage);
@@ -341,13 +339,8 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
       `MariaDB down: ${outage.length} answers ${JSON.stringify(tally(outage))}; API recovered ${recoveryMs} ms after the server answered (${Date.now() - restartedAt} ms after restart)`,
     );
     expect((await call({ name: "/readyz", path: "/readyz" })).status).toBe(200);
-    const after = await load(mix, 1_500);
-    expectWellFormed(after);
-    expect(
-      after.filter((o) => o.status !== 200),
-      JSON.stringify(tally(after)),
-    ).toEqual([]);
-    expect(api.exitCode).toBeNull();
+    await expectAllSucceed(mix);
+    expect(api.child.exitCode).toBeNull();
   });
 
   test("behavior: Redis killed under load: reads keep working, what needs Redis is 503 at once, recovery without a restart", async () => {
@@ -359,18 +352,9 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
     // Reads of the database, and the status stream (which re-reads its row while it cannot hear the relayer).
     const withoutRedis = [...reads, () => trpc.txStatus(requestId), () => trpc.onStatus(requestId)];
     const mix = [...withoutRedis, trpc.login, transfer, trpc.siweNonce];
-    const before = await load(mix, 1_500);
-    expectWellFormed(before);
-    expect(
-      before.filter((o) => o.status !== 200),
-      JSON.stringify(tally(before)),
-    ).toEqual([]);
+    await expectAllSucceed(mix);
 
-    const during = load(mix, 4_000);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await redis.kill();
-    const killedAt = performance.now();
-    const outage = await during;
+    const { outage, killedAt } = await killUnderLoad(redis, mix);
     expectWellFormed(outage);
     const downAnswers = outage.filter((o) => o.at > killedAt);
     for (const outcome of downAnswers) {
@@ -396,12 +380,7 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
     console.info(
       `Redis down: ${outage.length} answers ${JSON.stringify(tally(outage))}; API recovered ${recoveryMs} ms after the server answered (${Date.now() - restartedAt} ms after restart)`,
     );
-    const after = await load(mix, 1_500);
-    expectWellFormed(after);
-    expect(
-      after.filter((o) => o.status !== 200),
-      JSON.stringify(tally(after)),
-    ).toEqual([]);
-    expect(api.exitCode).toBeNull();
+    await expectAllSucceed(mix);
+    expect(api.child.exitCode).toBeNull();
   });
 });

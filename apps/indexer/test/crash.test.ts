@@ -8,7 +8,7 @@ import { parseEther } from "viem";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { readIndexedRows } from "../src/store/store.ts";
 import { startTestChain, type TestChain } from "./chain.ts";
-import { expectTablesMatchChain, startTestIndexer, TEST_FINALITY_DEPTH, waitUntilIndexed } from "./harness.ts";
+import { expectTablesMatchChain, TEST_FINALITY_DEPTH, uninterruptedRows } from "./harness.ts";
 import { type IndexerProcess, spawnIndexer } from "./process.ts";
 import { createRandom, freshSeed } from "./random.ts";
 import { registerPlatformWallet } from "./relayer-rows.ts";
@@ -145,16 +145,7 @@ test("behavior: killed with SIGKILL 20 times during backfill and realtime, the i
     for (const indexer of live.values()) indexer.child.kill("SIGTERM");
     await Promise.all([...live.values()].map((indexer) => indexer.exited));
 
-    const reference = await createTestDatabase();
-    databases.push(reference);
-    for (const wallet of walletsOf(chain)) await registerPlatformWallet(reference, wallet);
-    const uninterrupted = startTestIndexer(chain, reference);
-    try {
-      await waitUntilIndexed(uninterrupted, chain);
-    } finally {
-      await uninterrupted.stop();
-    }
-    expect(await readIndexedRows(database)).toEqual(await readIndexedRows(reference));
+    expect(await readIndexedRows(database)).toEqual(await uninterruptedRows(chain, walletsOf(chain), databases));
     await expectTablesMatchChain(chain, database);
   } catch (error) {
     for (const indexer of live.values()) indexer.child.kill("SIGKILL");

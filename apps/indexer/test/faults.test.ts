@@ -13,7 +13,7 @@ import { parseEther } from "viem";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { readIndexedRows } from "../src/store/store.ts";
 import { startTestChain, type TestChain } from "./chain.ts";
-import { expectTablesMatchChain, startTestIndexer, TEST_FINALITY_DEPTH, waitUntilIndexed } from "./harness.ts";
+import { expectTablesMatchChain, TEST_FINALITY_DEPTH, uninterruptedRows } from "./harness.ts";
 import { type IndexerProcess, spawnIndexer } from "./process.ts";
 import { createRandom, freshSeed } from "./random.ts";
 import { registerPlatformWallet } from "./relayer-rows.ts";
@@ -199,17 +199,8 @@ test.skipIf(privateServersUnavailable())(
       expect(exited, indexer.output()).toBe(0);
 
       // The reference: a fresh, uninterrupted indexer over the same chain, into a database on the shared server.
-      const reference = await createTestDatabase();
-      databases.push(reference);
-      for (const wallet of walletsOf(chain)) await registerPlatformWallet(reference, wallet);
-      const uninterrupted = startTestIndexer(chain, reference);
-      try {
-        await waitUntilIndexed(uninterrupted, chain);
-      } finally {
-        await uninterrupted.stop();
-      }
       const rows = await readIndexedRows(database);
-      expect(rows).toEqual(await readIndexedRows(reference));
+      expect(rows).toEqual(await uninterruptedRows(chain, walletsOf(chain), databases));
       await expectTablesMatchChain(chain, database);
       console.info(
         `${log.join("; ")}; ${rows.certificates.length} certificates, ${rows.listings.length} listings, ${rows.transactions.length} transactions`,

@@ -1,10 +1,13 @@
 import { createLogger, createShutdown } from "@certchain/common";
 import type { DbHandle } from "@certchain/db";
+import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
+import type { Address } from "viem";
 import { expect } from "vitest";
 import { createIndexer, type Indexer, type IndexerOptions } from "../src/indexer.ts";
 import { createMetrics } from "../src/metrics.ts";
 import { readIndexedRows } from "../src/store/store.ts";
 import type { TestChain } from "./chain.ts";
+import { registerPlatformWallet } from "./relayer-rows.ts";
 
 /** The reorg window the tests run with: small, so "deeper than the window" is cheap to make. */
 export const TEST_FINALITY_DEPTH = 8;
@@ -145,4 +148,22 @@ export async function expectTransactionsCanonical(
     if (await chain.client.getTransactionReceipt({ hash }).catch(() => null)) canonical.add(hash);
   }
   expect(mined.map((t) => t.tx_hash).sort(), context).toEqual([...canonical].sort());
+}
+
+/**
+ * What an uninterrupted indexer writes for `chain`: a fresh database (pushed onto `databases` for the caller to drop)
+ * with the same platform wallets, indexed from scratch to the head by an in-process indexer. The reference that
+ * crash and fault tests compare their survivor's rows with.
+ */
+export async function uninterruptedRows(chain: TestChain, wallets: readonly Address[], databases: TestDatabase[]) {
+  const reference = await createTestDatabase();
+  databases.push(reference);
+  for (const wallet of wallets) await registerPlatformWallet(reference, wallet);
+  const uninterrupted = startTestIndexer(chain, reference);
+  try {
+    await waitUntilIndexed(uninterrupted, chain);
+  } finally {
+    await uninterrupted.stop();
+  }
+  return readIndexedRows(reference);
 }
