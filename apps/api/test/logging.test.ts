@@ -69,7 +69,9 @@ test("behavior: errors go to the error file with their stack; the client gets on
   const config = { ...api.deps.config, logLevel: "info" as const, logDir };
   const logger = createLogger(config, "api-errors");
   // A database that fails the way an unreachable server does, with its address in the message.
-  const failing = { where: () => Promise.reject(new Error("connect ECONNREFUSED secret-db-host:3306")) };
+  // The certificate read is prepared (apps/api/src/queries.ts): it fails when executed.
+  const execute = () => Promise.reject(new Error("connect ECONNREFUSED secret-db-host:3306"));
+  const failing = { where: () => ({ prepare: () => ({ execute }) }) };
   const broken = createApp({
     ...api.deps,
     logger,

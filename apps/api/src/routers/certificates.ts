@@ -4,6 +4,7 @@ import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
 import { and, desc, eq, lt, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { cursorInput, decodeCursor, pageOutput, pageSize, toPage } from "../pagination.ts";
+import { queriesOf } from "../queries.ts";
 import { idempotencyKey, requestOutput, submit, walletOf } from "../requests.ts";
 import { addressInput, chainIdInput, isoDate, toIso } from "../schemas.ts";
 import { issuerProcedure, protectedProcedure, publicProcedure } from "../trpc.ts";
@@ -176,7 +177,7 @@ export const certificatesRouter = {
     .output(certificateOutput.extend({ confirmations: z.number() }))
     .query(async ({ ctx, input }) => {
       const certificate = await ctx.deps.cache.certificates.get(String(input.tokenId), async () => {
-        const [row] = await ctx.deps.db.select().from(certificates).where(eq(certificates.tokenId, input.tokenId));
+        const row = await queriesOf(ctx.deps.db).certificate(input.tokenId);
         if (!row) throw new TRPCError({ code: "NOT_FOUND", message: `No certificate with token id ${input.tokenId}` });
         return toCertificateOutput(row);
       });
@@ -241,7 +242,7 @@ export const certificatesRouter = {
     )
     .output(requestOutput)
     .mutation(async ({ ctx, input }) => {
-      const [row] = await ctx.deps.db.select().from(certificates).where(eq(certificates.tokenId, input.tokenId));
+      const row = await queriesOf(ctx.deps.db).certificate(input.tokenId);
       if (!row) throw new TRPCError({ code: "NOT_FOUND", message: `No certificate with token id ${input.tokenId}` });
       const isAdmin = ctx.user.role === "admin";
       const isIssuer = ctx.user.walletAddress !== null && ctx.user.walletAddress === row.issuerAddress;

@@ -5,6 +5,7 @@ import { desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { type OnChainCertificate, readCertificateOnChain } from "../chain/certificate-reader.ts";
 import type { Context } from "../context.ts";
+import { queriesOf } from "../queries.ts";
 import { chainIdInput, isoDate, toIso } from "../schemas.ts";
 import { publicProcedure } from "../trpc.ts";
 import { fileInput, formInput, readUpload } from "../uploads.ts";
@@ -79,9 +80,9 @@ function compare(row: Certificate | undefined, onChain: OnChainCertificate | nul
 }
 
 export async function verifyByTokenId(ctx: Context, tokenId: number): Promise<Verification> {
-  const [onChain, [row]] = await Promise.all([
+  const [onChain, row] = await Promise.all([
     readCertificateOnChain(ctx.deps.chain.client, ctx.deps.chain.contracts.CertificateRegistry, tokenId),
-    ctx.deps.db.select().from(certificates).where(eq(certificates.tokenId, tokenId)),
+    queriesOf(ctx.deps.db).certificate(tokenId),
   ]);
   return {
     tokenId,
