@@ -41,6 +41,15 @@ export function anvilBinaryPath(): string {
   return binary;
 }
 
+/**
+ * The anvils of this process that are still running. A process that ends without stopping them (an uncaught error,
+ * `process.exit`) takes them down with it: otherwise each would run on, orphaned, and keep its HOME on disk.
+ */
+const orphanable = new Set<() => void>();
+process.on("exit", () => {
+  for (const cleanUp of orphanable) cleanUp();
+});
+
 /** Starts a fresh anvil and resolves once it accepts connections. */
 export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
   const args = [
@@ -61,8 +70,14 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
     env: { ...process.env, HOME: home },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  const cleanUp = () => {
+    child.kill("SIGKILL");
+    rmSync(home, { recursive: true, force: true });
+  };
+  orphanable.add(cleanUp);
   const exited = new Promise<void>((resolve) =>
     child.once("exit", () => {
+      orphanable.delete(cleanUp);
       rmSync(home, { recursive: true, force: true });
       resolve();
     }),

@@ -1,5 +1,7 @@
-import { existsSync, readdirSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { createTestClient, http } from "viem";
 import { foundry } from "viem/chains";
 import { expect, test } from "vitest";
@@ -22,4 +24,32 @@ test("a killed anvil's HOME is removed too", async () => {
   anvil.process.kill("SIGKILL");
   await anvil.stop();
   expect(existsSync(anvil.home)).toBe(false);
+});
+
+test("a process that crashes without stopping its anvil takes the node and its HOME with it", async () => {
+  const script = `
+    const { startAnvil } = await import(${JSON.stringify(join(import.meta.dirname, "..", "src", "index.ts"))});
+    const anvil = await startAnvil();
+    console.log(JSON.stringify({ pid: anvil.process.pid, home: anvil.home }));
+    throw new Error("crashed on purpose");
+  `;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const line = await new Promise<string>((resolve) =>
+    createInterface({ input: child.stdout }).once("line", (text) => resolve(text)),
+  );
+  const { pid, home } = JSON.parse(line) as { pid: number; home: string };
+  expect(await exited).toBe(1);
+  // Killed, it may stay a zombie until init reaps it (some containers' init never does): that is not running.
+  const running = () => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
+    } catch {
+      return false;
+    }
+  };
+  await expect.poll(running).toBe(false);
+  expect(existsSync(home)).toBe(false);
 });
