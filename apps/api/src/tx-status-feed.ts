@@ -1,6 +1,5 @@
 import type { Logger } from "@certchain/common";
-import { txRequestStatuses } from "@certchain/db";
-import type { TxStatusEvent } from "@certchain/queue";
+import { parseTxStatusEvent, type TxStatusEvent } from "@certchain/queue";
 import type { Redis } from "ioredis";
 
 /**
@@ -133,26 +132,5 @@ export function createTxStatusFeed(options: { redis: Redis; channel: string; log
       listeners.clear();
       subscriber?.disconnect();
     },
-  };
-}
-
-const statuses: ReadonlySet<string> = new Set(txRequestStatuses);
-
-/** A `TxStatusEvent` from the channel's JSON, or null when the message is not one. */
-function parseTxStatusEvent(message: string): TxStatusEvent | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(message);
-  } catch {
-    return null;
-  }
-  if (typeof value !== "object" || value === null) return null;
-  const { requestId, status, txHash, errorCode } = value as Record<string, unknown>;
-  if (typeof requestId !== "string" || typeof status !== "string" || !statuses.has(status)) return null;
-  return {
-    requestId,
-    status: status as TxStatusEvent["status"],
-    txHash: typeof txHash === "string" && /^0x[0-9a-fA-F]{64}$/.test(txHash) ? (txHash as `0x${string}`) : null,
-    errorCode: typeof errorCode === "string" ? errorCode : null,
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "@certchain/common";
 import { Redis } from "ioredis";
+import { parseJsonObject } from "./messages.ts";
 
 /*
  * The API's read caches (`apps/api/src/cache.ts`) and the indexer, which tells them when a row they cache changed.
@@ -55,14 +56,9 @@ const namespaces: ReadonlySet<string> = new Set(CACHE_NAMESPACES);
 
 /** A `CacheInvalidation` from the channel's JSON, or null when the message is not one. */
 export function parseCacheInvalidation(message: string): CacheInvalidation | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(message);
-  } catch {
-    return null;
-  }
-  if (typeof value !== "object" || value === null) return null;
-  const { keys, flush } = value as Record<string, unknown>;
+  const value = parseJsonObject(message);
+  if (!value) return null;
+  const { keys, flush } = value;
   if (!Array.isArray(flush) || !flush.every((name) => typeof name === "string" && namespaces.has(name))) return null;
   if (typeof keys !== "object" || keys === null) return null;
   const parsed: CacheInvalidation = { keys: {}, flush: flush as CacheNamespace[] };

@@ -34,7 +34,7 @@ export {
   UNSENT_TX_REQUEST_STATUSES,
 } from "./producer.ts";
 export { assertNoEviction, createFailFastRedis, createRedis } from "./redis.ts";
-export type { TxStatusEvent } from "./status.ts";
+export { parseTxStatusEvent, type TxStatusEvent } from "./status.ts";
 export {
   decryptWalletKey,
   type EncryptedWalletKey,
