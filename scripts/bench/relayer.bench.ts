@@ -126,6 +126,7 @@ export const benchmark: Benchmark = {
 async function measure(stack: Stack, phase: Phase): Promise<BenchmarkResult[]> {
   const subscriber = stack.redis.duplicate();
   const submittedAt = new Map<string, number>();
+  const sentAt = new Map<string, number>();
   const confirmedAt = new Map<string, number>();
   let finished: () => void = () => {};
   const allConfirmed = new Promise<void>((resolve) => {
@@ -134,6 +135,7 @@ async function measure(stack: Stack, phase: Phase): Promise<BenchmarkResult[]> {
   await subscriber.subscribe(txStatusChannel(stack.redisPrefix));
   subscriber.on("message", (_channel, message) => {
     const event = JSON.parse(message) as TxStatusEvent;
+    if (event.status === "sent" && !sentAt.has(event.requestId)) sentAt.set(event.requestId, Date.now());
     if (event.status !== "confirmed" && event.status !== "failed") return;
     // Keyed by id, not matched against submissions: a confirmation can arrive before `submit` resolves with the id.
     confirmedAt.set(event.requestId, Date.now());
@@ -159,8 +161,9 @@ async function measure(stack: Stack, phase: Phase): Promise<BenchmarkResult[]> {
 
   const rows = await stack.database.db.select({ status: txRequests.status }).from(txRequests);
   const failed = rows.filter((row) => row.status === "failed").length;
-  const latencies = [...submittedAt].map(([id, at]) => (confirmedAt.get(id) ?? Number.NaN) - at).sort((a, b) => a - b);
-  const quantile = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  const latencies = sorted([...submittedAt].map(([id, at]) => (confirmedAt.get(id) ?? Number.NaN) - at));
+  const toSent = sorted([...submittedAt].map(([id, at]) => (sentAt.get(id) ?? Number.NaN) - at));
+  const sentToConfirmed = sorted([...sentAt].map(([id, at]) => (confirmedAt.get(id) ?? Number.NaN) - at));
   const seconds = (ended - started) / 1000;
   return [
     { metric: `${phase.label}: confirmed`, value: confirmedAt.size, unit: "requests", note: `${failed} failed` },
@@ -175,8 +178,20 @@ async function measure(stack: Stack, phase: Phase): Promise<BenchmarkResult[]> {
       value: round(phase.requests.length / ((submitted - started) / 1000)),
       unit: "req/s",
     },
-    { metric: `${phase.label}: p50 latency`, value: quantile(0.5), unit: "ms" },
-    { metric: `${phase.label}: p99 latency`, value: quantile(0.99), unit: "ms" },
+    { metric: `${phase.label}: p50 latency`, value: quantile(latencies, 0.5), unit: "ms" },
+    { metric: `${phase.label}: p99 latency`, value: quantile(latencies, 0.99), unit: "ms" },
+    {
+      metric: `${phase.label}: p50 submit → sent`,
+      value: quantile(toSent, 0.5),
+      unit: "ms",
+      note: `p99 ${quantile(toSent, 0.99)} ms; last sent ${Math.max(...sentAt.values()) - started} ms after the first submit`,
+    },
+    {
+      metric: `${phase.label}: p50 sent → confirmed`,
+      value: quantile(sentToConfirmed, 0.5),
+      unit: "ms",
+      note: `p99 ${quantile(sentToConfirmed, 0.99)} ms`,
+    },
   ];
 }
 
@@ -199,4 +214,7 @@ async function countNonceGaps(stack: Stack, wallets: Address[]): Promise<number>
   return gaps;
 }
 
+const sorted = (values: number[]) => values.sort((a, b) => a - b);
+const quantile = (values: number[], q: number) =>
+  values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? 0;
 const round = (value: number) => Math.round(value * 10) / 10;
