@@ -11,6 +11,7 @@ import {
   txRequests,
 } from "@certchain/db";
 import type { TxStatusEvent } from "@certchain/queue";
+import DataLoader from "dataloader";
 import { and, asc, desc, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Address, Hash, Hex, TransactionReceipt } from "viem";
 import { ROW_LOCKS_ONLY } from "./bulk-sql.ts";
@@ -66,13 +67,29 @@ export type TxRequestStore = {
 
 export function createTxRequestStore(deps: { db: Db; publish: PublishStatus }): TxRequestStore {
   const { db, publish } = deps;
-  // Every job reads its request at least once: build that query once, not per call (drizzle's builder costs more CPU
-  // than the round trip).
+  // Every job reads its request at least once, and under load many jobs start at the same moment: their reads go out
+  // as one query (a round trip costs far more than a row). Nothing is cached, so every read sees the row as of a
+  // moment after it was asked for. A lone read uses a statement built once (drizzle's builder costs more CPU than the
+  // round trip).
   const loadById = db
     .select()
     .from(txRequests)
     .where(eq(txRequests.id, sql.placeholder("requestId")))
     .prepare();
+  const loader = new DataLoader<string, TxRequest | undefined>(
+    async (ids) => {
+      const rows =
+        ids.length === 1
+          ? await loadById.execute({ requestId: ids[0] })
+          : await db
+              .select()
+              .from(txRequests)
+              .where(inArray(txRequests.id, [...ids]));
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return ids.map((id) => byId.get(id));
+    },
+    { cache: false, maxBatchSize: 500, batchScheduleFn: (load) => setImmediate(load) },
+  );
 
   /**
    * A status change made only if the request is still in `from`. Returns the event to publish (after the commit, when
@@ -101,9 +118,8 @@ export function createTxRequestStore(deps: { db: Db; publish: PublishStatus }): 
   };
 
   return {
-    async load(requestId) {
-      const [row] = await loadById.execute({ requestId });
-      return row;
+    load(requestId) {
+      return loader.load(requestId);
     },
 
     staleSent(olderThanMs, limit) {

@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createHttpApp } from "../src/http.ts";
 import type { Relayer } from "../src/relayer.ts";
+import { createTxRequestStore } from "../src/requests.ts";
 import { OPERATOR, type Stack, startStack } from "./fixtures.ts";
 
 let stack: Stack;
@@ -138,5 +139,19 @@ describe("tx requests", () => {
     expect(metrics).toMatch(/^relayer_queue_jobs\{state="waiting"\} \d+$/m);
     const stopped = createHttpApp({ isReady: async () => false, registry: relayer.metrics.registry });
     expect((await stopped.request("/readyz")).status).toBe(503);
+  });
+
+  test("behavior: reads of several requests made together each get their own request, and an unknown id none", async () => {
+    const ids = await Promise.all(
+      [1, 2, 3].map((i) =>
+        stack.submit({ idempotencyKey: `read-${i}`, kind: "eth_transfer", payload: { to: RECIPIENT, amount: `${i}` } }),
+      ),
+    );
+    const store = createTxRequestStore({ db: stack.database.db, publish: async () => {} });
+    const unknown = "01900000-0000-7000-8000-000000000000";
+    const read = await Promise.all([...ids, unknown, ids[0] as string].map((id) => store.load(id)));
+    expect(read.map((request) => request?.idempotencyKey)).toEqual(["read-1", "read-2", "read-3", undefined, "read-1"]);
+    expect(read.map((request) => request?.id)).toEqual([...ids, undefined, ids[0]]);
+    await stack.waitForFinal(ids);
   });
 });
