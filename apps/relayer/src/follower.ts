@@ -171,10 +171,12 @@ export function createBlockFollower(
    * `trackSent` for requests sent longer ago than the follower usually needs to see them mined. Of a wallet's waiting
    * requests only the first (its nonce is the chain's next) can be stuck, dropped or lost, and only when the wallet's
    * nonce on chain has not moved for a while: the later ones wait behind it, and a wallet whose transactions are being
-   * mined is fine. Requests below the chain's nonce are mined (in a block the follower did not read) or lost to a
-   * foreign transaction, and are looked at at once.
+   * mined is fine. Requests below the wallet's nonce as of the follower's cursor are mined in a block the follower
+   * did not read (below where it started) or lost to a foreign transaction, and are looked at at once. The nonce is
+   * read at the cursor, not at the head: requests mined in a block newer than the cursor are the next pass's to find,
+   * and under load they are many.
    */
-  const lookAfterStale = async () => {
+  const lookAfterStale = async (cursor: bigint) => {
     const staleMs = STALE_AFTER_POLLS * config.relayerPollMs;
     const stale = await deps.store.staleSent(staleMs, STALE_PER_PASS);
     const byWallet = new Map<Address, typeof stale>();
@@ -184,7 +186,7 @@ export function createBlockFollower(
     }
     const now = Date.now();
     const chainNonces = await Promise.all(
-      [...byWallet.keys()].map((address) => chain.client.getTransactionCount({ address, blockTag: "latest" })),
+      [...byWallet.keys()].map((address) => chain.client.getTransactionCount({ address, blockNumber: cursor })),
     );
     const due: string[] = [];
     for (const [i, [wallet, requests]] of [...byWallet].entries()) {
@@ -248,7 +250,7 @@ export function createBlockFollower(
       }
       await saveCursor(cursor);
       const settledMs = Math.round(performance.now() - startedAt);
-      if (await stillHeld()) await lookAfterStale();
+      if (await stillHeld()) await lookAfterStale(cursor);
       if (to > cursor || from <= cursor) {
         logger.debug(
           { from, to: cursor, scannedMs, settledMs, ms: Math.round(performance.now() - startedAt) },
