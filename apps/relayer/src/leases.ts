@@ -14,6 +14,8 @@ export type Leases = {
   acquire(name: string, ttlMs: number): Promise<boolean>;
   /** Gives the lease up if this process holds it. */
   release(name: string): Promise<void>;
+  /** Whether another process holds the lease now. */
+  heldElsewhere(name: string): Promise<boolean>;
 };
 
 const ACQUIRE = `
@@ -42,6 +44,10 @@ export function createLeases(redis: Redis, prefix: string): Leases {
     },
     async release(name) {
       await redis.eval(RELEASE, 1, key(name), owner);
+    },
+    async heldElsewhere(name) {
+      const holder = await redis.get(key(name));
+      return holder !== null && holder !== owner;
     },
   };
 }

@@ -56,8 +56,12 @@ export function createTxPipeline(deps: RelayerDeps, syncWallet: SyncWallet): TxP
           // Nothing could go (funding under way, a node hiccup): try again at the next poll.
           if (drained.sent.size === 0) return wait(pollMs);
         } else if (request?.status === "signed") {
-          // A batch of this process may be broadcasting it right now.
-          if (request.fromAddress) await sender.idle(request.fromAddress);
+          if (request.fromAddress) {
+            // The batch that signed it is broadcasting it right now, in another process (which marks it sent) or in
+            // this one. A signed request is rebroadcast here only when no live process holds its wallet.
+            if (await sender.heldElsewhere(request.fromAddress)) return wait(HELD_ELSEWHERE_POLLS * pollMs);
+            await sender.idle(request.fromAddress);
+          }
           const current = await deps.store.load(requestId);
           if (current?.status === "signed" && current.rawTx && current.txHash) {
             await broadcastVariant(deps, current, current.rawTx, current.txHash, syncWallet);

@@ -26,12 +26,15 @@ export type WalletSender = {
   drain(wallet: Address): Promise<DrainResult>;
   /** Resolves when no drain of the wallet is running or waiting in this process. */
   idle(wallet: Address): Promise<void>;
+  /** Whether another process holds the wallet (and so sends, and broadcasts, its requests) now. */
+  heldElsewhere(wallet: Address): Promise<boolean>;
 };
 
 type Lane = { running?: Promise<DrainResult>; next?: Promise<DrainResult> };
 
 export function createWalletSender(deps: RelayerDeps, syncWallet: SyncWallet): WalletSender {
   const lanes = new Map<Address, Lane>();
+  const leaseOf = (wallet: Address) => `wallet:${wallet}`;
   const leaseMs = deps.config.relayerJobLockMs;
 
   const start = (wallet: Address, lane: Lane): Promise<DrainResult> => {
@@ -48,7 +51,7 @@ export function createWalletSender(deps: RelayerDeps, syncWallet: SyncWallet): W
    * which cannot have the wallet meanwhile, are sent here rather than by those jobs coming back again and again.
    */
   const drainExclusive = async (wallet: Address): Promise<DrainResult> => {
-    const lease = `wallet:${wallet}`;
+    const lease = leaseOf(wallet);
     if (!(await deps.leases.acquire(lease, leaseMs))) return { held: false, sent: new Set(), errors: new Map() };
     const sent = new Set<string>();
     const errors = new Map<string, Error>();
@@ -100,6 +103,10 @@ export function createWalletSender(deps: RelayerDeps, syncWallet: SyncWallet): W
     async idle(wallet) {
       const lane = lanes.get(wallet);
       await (lane?.next ?? lane?.running)?.catch(() => undefined);
+    },
+
+    heldElsewhere(wallet) {
+      return deps.leases.heldElsewhere(leaseOf(wallet));
     },
   };
 }
