@@ -4,7 +4,8 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot, runMain } from "@certchain/common";
+import { ANVIL_ACCOUNT_0_PRIVATE_KEY, repoRoot, runMain } from "@certchain/common";
+import { privateKeyToAccount } from "viem/accounts";
 import type { Benchmark, BenchmarkResult } from "./bench/types.ts";
 
 const BENCH_DIR = join(repoRoot, "scripts", "bench");
@@ -22,13 +23,43 @@ function printTable(rows: Array<BenchmarkResult & { benchmark: string }>): void 
   for (const row of cells) console.log(line(row));
 }
 
+/**
+ * A fixed piece of CPU work timed before the benchmarks: signing transactions as the relayer does (secp256k1 and
+ * keccak in JavaScript). The virtual machines these figures come from vary in speed by 2× from one day to the next;
+ * runs are only comparable after dividing by this.
+ */
+async function machineReference(): Promise<BenchmarkResult> {
+  const account = privateKeyToAccount(ANVIL_ACCOUNT_0_PRIVATE_KEY);
+  const transaction = {
+    chainId: 31337,
+    to: account.address,
+    value: 1n,
+    gas: 21_000n,
+    maxFeePerGas: 2_000_000_000n,
+    maxPriorityFeePerGas: 1_000_000_000n,
+  } as const;
+  const count = 2_000;
+  for (let nonce = 0; nonce < 200; nonce++) await account.signTransaction({ ...transaction, nonce });
+  const started = performance.now();
+  for (let nonce = 0; nonce < count; nonce++) await account.signTransaction({ ...transaction, nonce });
+  const perSignature = (performance.now() - started) / count;
+  return {
+    metric: "CPU reference: sign one transaction",
+    value: Math.round(perSignature * 1000) / 1000,
+    unit: "ms",
+    note: "same work every run; a higher value means a slower machine",
+  };
+}
+
 runMain("bench", async () => {
   const wanted = process.argv.slice(2);
   const files = readdirSync(BENCH_DIR)
     .filter((file) => file.endsWith(".bench.ts"))
     .filter((file) => wanted.length === 0 || wanted.includes(file.replace(/\.bench\.ts$/, "")))
     .sort();
-  const rows: Array<BenchmarkResult & { benchmark: string }> = [];
+  const rows: Array<BenchmarkResult & { benchmark: string }> = [
+    { benchmark: "machine", ...(await machineReference()) },
+  ];
   for (const file of files) {
     const { benchmark } = (await import(join(BENCH_DIR, file))) as { benchmark: Benchmark };
     process.stderr.write(`bench: running ${benchmark.name}…\n`);
