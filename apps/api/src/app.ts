@@ -146,6 +146,8 @@ export function createApp(deps: ApiDeps) {
       .use("/api/*", bodyLimitByPath)
       .use("/trpc/*", verifySignedRequests(deps))
       .use("/api/*", verifySignedRequests(deps))
+      .use("/trpc/*", deps.limits.signedRequests)
+      .use("/api/*", deps.limits.signedRequests)
       .use(
         "/trpc/*",
         trpcServer({

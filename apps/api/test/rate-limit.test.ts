@@ -1,10 +1,11 @@
+import { type ApiKeyCredentials, signatureHeaders } from "@certchain/client";
 import { createLogger } from "@certchain/common";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createApp } from "../src/app.ts";
 import { createApiDeps } from "../src/deps.ts";
 import { createLimits, LimiterUnavailableError } from "../src/http/rate-limit.ts";
-import { createTestApi, type TestApi } from "./helpers.ts";
+import { createTestApi, signUp, type TestApi } from "./helpers.ts";
 
 /**
  * Rate limits as clients meet them: 429 with Retry-After once a client's budget is spent, shared by every API
@@ -19,6 +20,8 @@ beforeAll(async () => {
     RATE_LIMIT_PER_MINUTE: String(PER_MINUTE),
     RATE_LIMIT_LOGIN_FAILURES: String(LOGIN_FAILURES),
     RATE_LIMIT_NONCES_PER_MINUTE: "2",
+    // One proxy in front: a test gives each request its own client address in X-Forwarded-For.
+    TRUST_PROXY: "1",
   });
   await api.deps.limits.ready();
 });
@@ -67,6 +70,59 @@ describe("requests per client", () => {
     expect((await api.app.request(batch)).status).not.toBe(429);
     expect((await api.app.request(batch)).status).not.toBe(429);
     expect((await api.app.request(batch)).status).toBe(429);
+  });
+});
+
+describe("API keys", () => {
+  let key: ApiKeyCredentials;
+  let address = 0;
+  /** Every call comes from an address not seen before, so only the key's own budget can run out. */
+  const freshAddress = () => ({ "x-forwarded-for": `198.51.100.${++address}` });
+  const signed = async (path: string, apiKey = key) =>
+    api.app.request(path, {
+      headers: {
+        ...freshAddress(),
+        ...(await signatureHeaders(apiKey, { method: "GET", url: `http://localhost${path}`, body: new Uint8Array() })),
+      },
+    });
+
+  beforeAll(async () => {
+    await resetLimits();
+    const admin = await signUp(api, "limited_key_admin", "admin");
+    const created = await api.mutation("admin.createApiKey", { name: "busy service", scopes: ["read"] }, admin.headers);
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    key = { id: created.body.result.data.keyId, secret: created.body.result.data.secret };
+  });
+
+  test("behavior: a key has one budget wherever its requests come from, then 429 in the path's error shape", async () => {
+    await resetLimits();
+    const statuses: number[] = [];
+    for (let i = 0; i < PER_MINUTE; i++) statuses.push((await signed("/api/auth/profile")).status);
+    expect(statuses.every((status) => status === 200)).toBe(true);
+
+    const refused = await signed("/api/auth/profile");
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await refused.json()).toEqual({
+      error: { code: "TOO_MANY_REQUESTS", message: "Too many requests for this API key" },
+    });
+    // Over tRPC the refusal is tRPC's envelope, so the typed client reports TOO_MANY_REQUESTS.
+    const overTrpc = await signed("/trpc/auth.profile");
+    expect(overTrpc.status).toBe(429);
+    expect(((await overTrpc.json()) as { error: { data: { code: string } } }).error.data.code).toBe(
+      "TOO_MANY_REQUESTS",
+    );
+    // The addresses those requests came from still have their own budgets.
+    expect(
+      (await api.app.request("/api/certificates/1", { headers: { "x-forwarded-for": "198.51.100.1" } })).status,
+    ).toBe(404);
+  });
+
+  test("error: requests with a wrong signature do not spend the key's budget", async () => {
+    await resetLimits();
+    const forged = { id: key.id, secret: `cks_${"A".repeat(43)}` };
+    for (let i = 0; i < PER_MINUTE + 2; i++) expect((await signed("/api/auth/profile", forged)).status).toBe(401);
+    expect((await signed("/api/auth/profile")).status).toBe(200);
   });
 });
 

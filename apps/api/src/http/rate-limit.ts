@@ -6,6 +6,8 @@ import { Redis } from "ioredis";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { readSessionCredentials } from "../auth/credentials.ts";
 import { clientIp } from "./client-ip.ts";
+import { refusal } from "./refusal.ts";
+import { apiKeyOf } from "./signatures.ts";
 
 /** Counted against a client and refused with 429 and `Retry-After`. */
 export class RateLimitedError extends Error {
@@ -23,6 +25,11 @@ export class LimiterUnavailableError extends Error {}
 export type Limits = {
   /** Every `/trpc` and `/api` request, per client IP and per session; a tRPC batch counts each of its calls. */
   requests: MiddlewareHandler;
+  /**
+   * Requests signed with an API key, per key, with the same budget as a session: a key used from many addresses is
+   * still one client. Runs after the signature is verified, so nobody can spend another client's budget.
+   */
+  signedRequests: MiddlewareHandler;
   /** Before checking a password: refused while the account or the IP has failed too often. Fails closed. */
   checkLogin(account: string, ip: string | undefined): Promise<void>;
   loginFailed(account: string, ip: string | undefined): Promise<void>;
@@ -70,6 +77,7 @@ export function createLimits(config: Config, logger: Logger): Limits {
     });
   const perIp = limiter("ip", config.rateLimitPerMinute, 60);
   const perSession = limiter("session", config.rateLimitPerMinute, 60);
+  const perApiKey = limiter("api-key", config.rateLimitPerMinute, 60);
   const loginByAccount = limiter("login-account", config.rateLimitLoginFailures, FIFTEEN_MINUTES, FIFTEEN_MINUTES);
   const loginByIp = limiter("login-ip", config.rateLimitLoginFailures * 10, HOUR, HOUR);
   const registerByIp = limiter("register-ip", config.rateLimitRegistrationsPerHour, HOUR);
@@ -92,20 +100,39 @@ export function createLimits(config: Config, logger: Logger): Limits {
     }
   }
 
+  /** The outcome of a request-budget check as the response, or undefined to go on. */
+  async function spend(c: HonoContext, check: () => Promise<unknown>): Promise<Response | undefined> {
+    try {
+      await check();
+    } catch (error) {
+      if (error instanceof RateLimitedError) return tooManyRequests(c, error);
+      if (config.rateLimitWhenRedisDown === "closed") return unavailable(c);
+    }
+    return undefined;
+  }
+
   return {
     async requests(c, next) {
-      const calls = c.req.path.startsWith("/trpc/") ? c.req.path.slice("/trpc/".length).split(",").length : 1;
+      const calls = callsIn(c);
       const token = readSessionCredentials(c.req.raw.headers)?.token;
-      try {
+      const refused = await spend(c, async () => {
         await attempt("Too many requests from this address", () =>
           perIp.consume(ipKey(clientIp(c, config.trustProxy)), calls),
         );
         if (token) {
           await attempt("Too many requests for this session", () => perSession.consume(accountKey(token), calls));
         }
-      } catch (error) {
-        if (error instanceof RateLimitedError) return tooManyRequests(c, error);
-        if (config.rateLimitWhenRedisDown === "closed") return unavailable(c);
+      });
+      if (refused) return refused;
+      await next();
+    },
+    async signedRequests(c, next) {
+      const keyId = apiKeyOf(c)?.keyId;
+      if (keyId !== undefined) {
+        const refused = await spend(c, () =>
+          attempt("Too many requests for this API key", () => perApiKey.consume(keyId, callsIn(c))),
+        );
+        if (refused) return refused;
       }
       await next();
     },
@@ -146,14 +173,18 @@ export function createLimits(config: Config, logger: Logger): Limits {
   };
 }
 
+/** A tRPC batch (`/trpc/a,b,c`) counts each of its calls. */
+const callsIn = (c: HonoContext) =>
+  c.req.path.startsWith("/trpc/") ? c.req.path.slice("/trpc/".length).split(",").length : 1;
+
 function tooManyRequests(c: HonoContext, error: RateLimitedError): Response {
   c.header("retry-after", String(error.retryAfterSeconds));
-  return c.json({ error: { code: "TOO_MANY_REQUESTS", message: error.message } }, 429);
+  return refusal(c, 429, "TOO_MANY_REQUESTS", error.message);
 }
 
 function unavailable(c: HonoContext): Response {
   c.header("retry-after", "5");
-  return c.json({ error: { code: "SERVICE_UNAVAILABLE", message: "Please try again in a few seconds" } }, 503);
+  return refusal(c, 503, "SERVICE_UNAVAILABLE", "Please try again in a few seconds");
 }
 
 /**

@@ -1,4 +1,3 @@
-import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import type { Context as HonoContext, MiddlewareHandler } from "hono";
 import {
   API_KEY_HEADER,
@@ -13,6 +12,7 @@ import {
   touchApiKey,
 } from "../auth/api-keys.ts";
 import type { ApiDeps } from "../context.ts";
+import { refusal } from "./refusal.ts";
 
 /** How far a signature's timestamp may be from the server's clock, either way. */
 export const SIGNATURE_WINDOW_SECONDS = 300;
@@ -29,19 +29,6 @@ export const apiKeyOf = (c: HonoContext): ApiKeyCaller | undefined => (c as Hono
 /** A nonce is remembered as long as a request carrying it could still pass the clock check. */
 const nonceKey = (redisPrefix: string, keyId: string, nonce: string) =>
   `${redisPrefix}:api-key-nonce:${keyId}:${nonce}`;
-
-/**
- * A refusal in the shape the path's clients read: tRPC's error envelope under `/trpc` (its client needs the numeric
- * code; a batch's calls all get it), the REST error body elsewhere.
- */
-function refusal(c: HonoContext, status: 401 | 503, code: "UNAUTHORIZED" | "SERVICE_UNAVAILABLE", message: string) {
-  if (status === 503) c.header("retry-after", "5");
-  if (c.req.path.startsWith("/trpc/")) {
-    const error = { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus: status } };
-    return c.json({ error }, status);
-  }
-  return c.json({ error: { code, message } }, status);
-}
 
 /**
  * Requests signed with an API key (`X-Certchain-Key` present; see `auth/api-keys.ts` for the scheme): checks the
@@ -101,6 +88,7 @@ export function verifySignedRequests(deps: Pick<ApiDeps, "db" | "redis" | "confi
         "NX",
       );
     } catch {
+      c.header("retry-after", "5");
       return refusal(c, 503, "SERVICE_UNAVAILABLE", "Signed requests cannot be checked right now");
     }
     if (fresh === null) return refuse(c, "Nonce already used: every signed request needs a new X-Certchain-Nonce");
