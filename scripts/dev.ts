@@ -12,7 +12,7 @@ import { type Config, loadConfig, repoRoot, runMain, UserFacingError } from "@ce
 import { ensureDeployment } from "@certchain/contracts";
 import { anvilBinaryPath } from "@certchain/contracts/anvil";
 import { createDb, migrateDatabase, parseDatabaseUrl } from "@certchain/db";
-import { createPrefixer, type ManagedProcess, startProcess, stopProcess } from "./lib/processes.ts";
+import { anvilLines, createPrefixer, type ManagedProcess, startProcess, stopProcess } from "./lib/processes.ts";
 import { ensureServices } from "./lib/services.ts";
 
 const STATE_DIR = join(repoRoot, ".certchain");
@@ -55,7 +55,7 @@ async function chainIdAt(url: string): Promise<number | null> {
 async function ensureChain(
   config: Config,
   log: (message: string) => void,
-  start: (name: string, command: string, args: string[]) => ManagedProcess,
+  start: (name: string, command: string, args: string[], show?: (line: string) => boolean) => ManagedProcess,
 ): Promise<void> {
   const running = await chainIdAt(config.ethNodeUrl);
   if (running !== null) {
@@ -73,17 +73,22 @@ async function ensureChain(
   }
   mkdirSync(STATE_DIR, { recursive: true });
   const port = url.port || "8545";
-  const anvil = start("anvil", anvilBinaryPath(), [
-    ...["--host", "127.0.0.1", "--port", port, "--chain-id", String(config.chainId)],
-    // Load the previous run's chain and save it every few seconds and on exit.
-    ...["--state", anvilStatePath(config.chainId), "--state-interval", "5"],
-    // Transactions are mined at once, and an empty block follows every second, as on a real chain, so requests
-    // reach FINALITY_DEPTH confirmations (`confirmed`) without anyone sending more transactions.
-    ...["--block-time", "1", "--mixed-mining"],
-    // anvil spills old block states to ~/.foundry/anvil/tmp and never deletes them; at a block a second that is
-    // tens of GB a day. Keep a bounded number on disk (deep enough for any local reorg test).
-    ...["--max-persisted-states", "256"],
-  ]);
+  const anvil = start(
+    "anvil",
+    anvilBinaryPath(),
+    [
+      ...["--host", "127.0.0.1", "--port", port, "--chain-id", String(config.chainId)],
+      // Load the previous run's chain and save it every few seconds and on exit.
+      ...["--state", anvilStatePath(config.chainId), "--state-interval", "5"],
+      // Transactions are mined at once, and an empty block follows every second, as on a real chain, so requests
+      // reach FINALITY_DEPTH confirmations (`confirmed`) without anyone sending more transactions.
+      ...["--block-time", "1", "--mixed-mining"],
+      // anvil spills old block states to ~/.foundry/anvil/tmp and never deletes them; at a block a second that is
+      // tens of GB a day. Keep a bounded number on disk (deep enough for any local reorg test).
+      ...["--max-persisted-states", "256"],
+    ],
+    anvilLines(),
+  );
   const deadline = Date.now() + CHAIN_START_TIMEOUT_MS;
   while ((await chainIdAt(config.ethNodeUrl)) === null) {
     if (anvil.child.exitCode !== null || Date.now() > deadline) {
@@ -117,8 +122,8 @@ runMain("dev", async () => {
   const log = (message: string) => console.log(`${prefix("dev")}${message}`);
   const running: ManagedProcess[] = [];
   let stopping = false;
-  const start = (name: string, command: string, args: string[]) => {
-    const managed = startProcess(name, prefix(name), command, args);
+  const start = (name: string, command: string, args: string[], show?: (line: string) => boolean) => {
+    const managed = startProcess(name, prefix(name), command, args, show);
     running.push(managed);
     // Ctrl-C may land while we were starting it: it must not outlive the stack.
     if (stopping) void stopProcess(managed);

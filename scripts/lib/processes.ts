@@ -27,18 +27,18 @@ function pipeLines(stream: Readable | null, write: (line: string) => void) {
   createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", write);
 }
 
-/** Spawns a long-running process whose output lines are shown with `prefix`. */
+/** Spawns a long-running process whose output lines (those `show` keeps) are shown with `prefix`. */
 export function startProcess(
   name: string,
   prefix: string,
   command: string,
   args: readonly string[],
-  env?: NodeJS.ProcessEnv,
+  show: (line: string) => boolean = () => true,
 ): ManagedProcess {
   // Its own process group, so stopping it also stops what npm/tsx spawned underneath.
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], detached: true, env });
-  pipeLines(child.stdout, (line) => process.stdout.write(`${prefix}${line}\n`));
-  pipeLines(child.stderr, (line) => process.stderr.write(`${prefix}${line}\n`));
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  pipeLines(child.stdout, (line) => show(line) && process.stdout.write(`${prefix}${line}\n`));
+  pipeLines(child.stderr, (line) => show(line) && process.stderr.write(`${prefix}${line}\n`));
   const exited = new Promise<number | string>((resolve) => {
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
     child.once("error", (error) => {
@@ -47,6 +47,28 @@ export function startProcess(
     });
   });
   return { name, child, exited };
+}
+
+/**
+ * What of anvil's output `npm run dev` shows: transactions (hash, contract created, gas, revert reasons) with the block
+ * that mined them, warnings and errors. Left out: the name of every RPC call (the indexer and relayer poll several
+ * times a second) and the empty block mined every second, which would bury the apps' lines. For all of it, start
+ * anvil yourself on ETH_NODE_URL; `npm run dev` uses a node that already answers there.
+ */
+export function anvilLines(): (line: string) => boolean {
+  let transactionSinceBlock = false;
+  return (line) => {
+    const text = line.trim();
+    if (text === "" || /^[a-z]+_[A-Za-z0-9]+$/.test(text)) return false;
+    if (text.startsWith("Transaction:")) transactionSinceBlock = true;
+    if (text.startsWith("Block Hash:") || text.startsWith("Block Time:")) return false;
+    if (text.startsWith("Block Number:")) {
+      const show = transactionSinceBlock;
+      transactionSinceBlock = false;
+      return show;
+    }
+    return true;
+  };
 }
 
 const groupAlive = (pid: number) => {
