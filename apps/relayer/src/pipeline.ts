@@ -8,7 +8,9 @@ import { createWalletSender } from "./wallet-sender.ts";
 const MAX_STEPS_PER_RUN = 4;
 /**
  * Polls a job waits while another process holds its wallet. That process keeps sending the wallet's queued requests,
- * this one included, so the job only needs to come back to finish (or to take over if that process died).
+ * this one included, so the job only needs to come back to finish (or to take over if that process died). A signed
+ * request is left to that process for as long, once: its batch broadcasts it moments after signing, unless the
+ * broadcast failed, and then only this job will send it again.
  */
 const HELD_ELSEWHERE_POLLS = 5;
 
@@ -31,6 +33,16 @@ export function createTxPipeline(deps: RelayerDeps, syncWallet: SyncWallet): TxP
   const pollMs = deps.config.relayerPollMs;
   const wait = (ms: number): StepOutcome => ({ done: false, waitMs: ms });
   const sender = createWalletSender(deps, syncWallet);
+  /** Signed requests this process found while another held their wallet, and when it first found each. */
+  const leftToHolder = new Map<string, number>();
+  const heldElsewhereMs = HELD_ELSEWHERE_POLLS * pollMs;
+  const remember = (requestId: string, since: number) => {
+    // Entries are dropped when their job comes back; one whose job went on in another process is dropped here.
+    if (leftToHolder.size >= 1_000) {
+      for (const [id, at] of leftToHolder) if (since - at > 10 * heldElsewhereMs) leftToHolder.delete(id);
+    }
+    leftToHolder.set(requestId, since);
+  };
 
   return {
     async advance(requestId) {
@@ -57,17 +69,26 @@ export function createTxPipeline(deps: RelayerDeps, syncWallet: SyncWallet): TxP
           if (drained.sent.size === 0) return wait(pollMs);
         } else if (request?.status === "signed") {
           if (request.fromAddress) {
-            // The batch that signed it is broadcasting it right now, in another process (which marks it sent) or in
-            // this one. A signed request is rebroadcast here only when no live process holds its wallet.
-            if (await sender.heldElsewhere(request.fromAddress)) return wait(HELD_ELSEWHERE_POLLS * pollMs);
+            // The batch that signed it may be broadcasting it right now, in another process (which then marks it sent)
+            // or in this one: give it that moment rather than send the same bytes twice. After it, the bytes are sent
+            // from here whoever holds the wallet (a second broadcast of them counts as sent, never as a second tx).
+            if (await sender.heldElsewhere(request.fromAddress)) {
+              const since = leftToHolder.get(requestId) ?? Date.now();
+              if (Date.now() - since < heldElsewhereMs) {
+                remember(requestId, since);
+                return wait(heldElsewhereMs);
+              }
+            }
             await sender.idle(request.fromAddress);
           }
+          leftToHolder.delete(requestId);
           const current = await deps.store.load(requestId);
           if (current?.status === "signed" && current.rawTx && current.txHash) {
             await broadcastVariant(deps, current, current.rawTx, current.txHash, syncWallet);
           }
         } else {
           // `sent` and `mined` requests are the follower's; final ones (or none) are done.
+          leftToHolder.delete(requestId);
           return DONE;
         }
       }

@@ -26,7 +26,7 @@ export type WalletSender = {
   drain(wallet: Address): Promise<DrainResult>;
   /** Resolves when no drain of the wallet is running or waiting in this process. */
   idle(wallet: Address): Promise<void>;
-  /** Whether another process holds the wallet (and so sends, and broadcasts, its requests) now. */
+  /** Whether another process holds the wallet (and so signs and sends its queued requests) now. */
   heldElsewhere(wallet: Address): Promise<boolean>;
 };
 

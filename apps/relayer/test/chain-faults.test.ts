@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { txRequestHashes, txRequests, walletNonces } from "@certchain/db";
 import { eq, like, sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
@@ -120,6 +122,74 @@ describe("stuck, dropped and reorged transactions", () => {
     expect(row?.status).toBe("confirmed");
     expect(row?.blockHash).not.toBe(minedIn);
     expect(await stack.client.getBalance({ address: recipient })).toBe(44n);
+  });
+});
+
+/**
+ * A JSON-RPC front for the test's anvil that answers 503 to every request carrying a raw transaction (as a node or a
+ * balancer in trouble would) until `accept` is called; everything else goes through to anvil.
+ */
+async function startRefusingNode(target: string) {
+  let refusing = true;
+  let refused = 0;
+  const server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString();
+    if (refusing && body.includes("eth_sendRawTransaction")) {
+      refused += 1;
+      response.writeHead(503).end();
+      return;
+    }
+    const upstream = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body });
+    response.writeHead(upstream.status, { "content-type": "application/json" }).end(await upstream.text());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    refused: () => refused,
+    accept: () => {
+      refusing = false;
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+describe("broadcasts that fail", () => {
+  test("behavior: a signed request whose broadcast failed is sent while another process keeps its wallet busy", async () => {
+    const recipient = "0x00000000000000000000000000000000000000b4";
+    const node = await startRefusingNode(stack.anvil.rpcUrl);
+    let lease: string | undefined;
+    try {
+      relayer = await stack.startRelayer({}, { rpcUrl: node.url });
+      const id = await stack.submit({
+        idempotencyKey: "broadcast-refused",
+        kind: "eth_transfer",
+        payload: { to: recipient, amount: "45" },
+      });
+      await waitFor("a refused broadcast", async () => (await statusOf(id)) === "signed" && node.refused() > 0);
+      // Another relayer process takes the wallet and keeps it (a busy wallet's drains follow one another); it sends
+      // only queued requests, so this one is this process's to send.
+      const [request] = await stack.database.db.select().from(txRequests).where(eq(txRequests.id, id));
+      lease = `${stack.redisPrefix}:relayer:lease:wallet:${request?.fromAddress}`;
+      await stack.redis.set(lease, "elsewhere:1:busy", "PX", 60_000);
+      node.accept();
+
+      await waitFor("sent", async () => ["sent", "mined", "confirmed"].includes((await statusOf(id)) ?? ""));
+      await stack.rpc("anvil_mine", ["0x2"]);
+      const [row] = await stack.waitForFinal([id], 15_000);
+      expect(row).toMatchObject({ status: "confirmed", txHash: request?.txHash });
+      expect(await variantsOf(id)).toHaveLength(1);
+      expect(await stack.client.getBalance({ address: recipient })).toBe(45n);
+      // Still held elsewhere: the request did not wait for that process to let go.
+      expect(await stack.redis.get(lease)).toBe("elsewhere:1:busy");
+    } finally {
+      await relayer?.close();
+      relayer = undefined;
+      await node.close();
+      // The other process "stops": the later tests send from the same wallet.
+      if (lease) await stack.redis.del(lease);
+    }
   });
 });
 

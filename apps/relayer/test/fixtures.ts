@@ -49,10 +49,10 @@ export type Stack = {
   submit(
     request: Omit<SubmitTxRequest, "userId" | "from"> & { userId?: number | null; from?: Address },
   ): Promise<string>;
-  /** Starts an in-process relayer (stopped by `close`). */
+  /** Starts an in-process relayer (stopped by `close`); `rpcUrl` puts something between it and anvil. */
   startRelayer(
     overrides?: Partial<RelayerOptions["config"]>,
-    options?: Pick<RelayerOptions, "txLogger">,
+    options?: Pick<RelayerOptions, "txLogger"> & { rpcUrl?: string },
   ): Promise<Relayer>;
   /** A user with a custodial wallet (no ETH: development funding applies). */
   createCustodialUser(name: string): Promise<{ userId: number; address: Address }>;
@@ -98,14 +98,14 @@ export async function startStack(anvilOptions: AnvilOptions = {}, services: Stac
       const { requestId } = await producer.submit({ userId, from, ...request } as SubmitTxRequest);
       return requestId;
     },
-    async startRelayer(overrides = {}, options = {}) {
+    async startRelayer(overrides = {}, { rpcUrl = anvil.rpcUrl, ...options } = {}) {
       const relayer = createRelayer({
         ...options,
         config: { ...testRelayerConfig, redisPrefix, ...overrides },
         logger: createLogger({ logLevel: "silent" }, "relayer"),
         db: database.db,
         redis,
-        chain: await connectChain(anvil.rpcUrl, 31337),
+        chain: await connectChain(rpcUrl, 31337),
         deployment,
       });
       relayers.push(relayer);
