@@ -186,7 +186,13 @@ export function createBlockFollower(
     }
     const now = Date.now();
     const chainNonces = await Promise.all(
-      [...byWallet.keys()].map((address) => chain.client.getTransactionCount({ address, blockNumber: cursor })),
+      [...byWallet.keys()].map((address) =>
+        // A node that keeps only recent state (most do: about 128 blocks) cannot answer at a cursor far behind the
+        // head, as while catching up after downtime; the head's nonce is right too, only slower to act on.
+        chain.client
+          .getTransactionCount({ address, blockNumber: cursor })
+          .catch(() => chain.client.getTransactionCount({ address, blockTag: "latest" })),
+      ),
     );
     const due: string[] = [];
     for (const [i, [wallet, requests]] of [...byWallet].entries()) {
