@@ -152,6 +152,9 @@ describe("tx requests", () => {
     const read = await Promise.all([...ids, unknown, ids[0] as string].map((id) => store.load(id)));
     expect(read.map((request) => request?.idempotencyKey)).toEqual(["read-1", "read-2", "read-3", undefined, "read-1"]);
     expect(read.map((request) => request?.id)).toEqual([...ids, undefined, ids[0]]);
+    // Nothing is kept between reads: once the relayer has taken them on, a read sees where each request is now.
     await stack.waitForFinal(ids);
+    const later = await Promise.all(ids.map((id) => store.load(id)));
+    expect(later.map((request) => request?.status)).toEqual(["confirmed", "confirmed", "confirmed"]);
   });
 });
