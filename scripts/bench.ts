@@ -25,7 +25,7 @@ function printTable(rows: Array<BenchmarkResult & { benchmark: string }>): void 
 
 /**
  * A fixed piece of CPU work timed before the benchmarks: signing transactions as the relayer does (secp256k1 and
- * keccak in JavaScript). The virtual machines these figures come from vary in speed by 2× from one day to the next;
+ * keccak in JavaScript). The virtual machines these figures come from vary in speed by 2 – 3× from one day to the next;
  * runs are only comparable after dividing by this.
  */
 async function machineReference(): Promise<BenchmarkResult> {

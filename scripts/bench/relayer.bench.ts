@@ -184,7 +184,7 @@ async function measure(stack: Stack, phase: Phase): Promise<BenchmarkResult[]> {
       metric: `${phase.label}: p50 submit → sent`,
       value: quantile(toSent, 0.5),
       unit: "ms",
-      note: `p99 ${quantile(toSent, 0.99)} ms; last sent ${Math.max(...sentAt.values()) - started} ms after the first submit`,
+      note: `p99 ${quantile(toSent, 0.99)} ms; last sent ${Math.max(started, ...sentAt.values()) - started} ms after the first submit`,
     },
     {
       metric: `${phase.label}: p50 sent → confirmed`,
@@ -214,7 +214,8 @@ async function countNonceGaps(stack: Stack, wallets: Address[]): Promise<number>
   return gaps;
 }
 
-const sorted = (values: number[]) => values.sort((a, b) => a - b);
+/** Ascending, without the requests that never got there (NaN would scramble the order). */
+const sorted = (values: number[]) => values.filter((value) => !Number.isNaN(value)).sort((a, b) => a - b);
 const quantile = (values: number[], q: number) =>
   values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? 0;
 const round = (value: number) => Math.round(value * 10) / 10;
