@@ -20,6 +20,8 @@ import {
   type Hex,
   http,
   publicActions,
+  TransactionReceiptNotFoundError,
+  WaitForTransactionReceiptTimeoutError,
   walletActions,
 } from "viem";
 import { foundry } from "viem/chains";
@@ -30,6 +32,11 @@ import { foundry } from "viem/chains";
  */
 
 export const ETH = "0x0000000000000000000000000000000000000000" as const;
+
+/** Automine mines at once: a transaction without a receipt after this long is lost, and waiting on helps nothing. */
+const RECEIPT_TIMEOUT_MS = 60_000;
+/** How long anvil may take to drop a mined transaction from its pool (normally a few milliseconds). */
+const POOL_SETTLE_TIMEOUT_MS = 30_000;
 
 export type TestChain = Awaited<ReturnType<typeof startTestChain>>;
 
@@ -72,9 +79,55 @@ export async function startTestChain(options: { anvil?: Anvil } = {}) {
       args: args as readonly unknown[],
       value,
     } as never);
-    const receipt = await client.waitForTransactionReceipt({ hash: hash as Hash });
+    const receipt = await receiptOf(hash as Hash, `${String(functionName)} from ${from}`);
     if (receipt.status !== "success") throw new Error(`${String(functionName)} reverted`);
     return receipt;
+  }
+
+  /** The receipt of a sent transaction; if none comes, an error saying where the transaction went. */
+  async function receiptOf(hash: Hash, what: string) {
+    try {
+      return await client.waitForTransactionReceipt({ hash, timeout: RECEIPT_TIMEOUT_MS });
+    } catch (error) {
+      if (!(error instanceof WaitForTransactionReceiptTimeoutError)) throw error;
+      const transaction = await client.getTransaction({ hash }).catch(() => undefined);
+      const where = transaction
+        ? `still in anvil's pool with nonce ${transaction.nonce}; ${transaction.from} has nonce ${await client.getTransactionCount({ address: transaction.from })} on chain`
+        : "dropped by anvil (as it drops a transaction whose nonce is past its sender's on chain)";
+      throw new Error(
+        `${what}: transaction ${hash} got no receipt within ${RECEIPT_TIMEOUT_MS / 1_000} s, ${where}; head ${await client.getBlockNumber({ cacheTime: 0 })}, pool ${JSON.stringify(await client.getTxpoolStatus())}`,
+      );
+    }
+  }
+
+  const hasReceipt = (hash: Hash) =>
+    client.getTransactionReceipt({ hash }).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof TransactionReceiptNotFoundError) return false;
+        throw error;
+      },
+    );
+
+  /**
+   * Waits until anvil's pool lists no transaction that is already mined. Anvil shows a mined block (and its
+   * receipts) before its pool lets go of the block's transactions, and the sender's next nonce (`pending`) is taken
+   * from the pool first. A reorg in that window leaves an orphaned transaction in the pool: the sender's next
+   * `eth_sendTransaction` then gets a nonce past the rolled-back account's, and anvil drops that transaction when it
+   * mines, so it never gets a receipt.
+   */
+  async function poolSettled() {
+    const deadline = Date.now() + POOL_SETTLE_TIMEOUT_MS;
+    for (;;) {
+      const { pending } = await client.getTxpoolContent();
+      const listed = Object.values(pending).flatMap((bySender) => Object.values(bySender).map((tx) => tx.hash));
+      const receipts = await Promise.all(listed.map((hash) => hasReceipt(hash)));
+      const mined = listed.filter((_, i) => receipts[i]);
+      if (mined.length === 0) return;
+      if (Date.now() > deadline)
+        throw new Error(`anvil's pool still lists mined transactions after ${POOL_SETTLE_TIMEOUT_MS} ms: ${mined}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   const chain = {
@@ -169,7 +222,7 @@ export async function startTestChain(options: { anvil?: Anvil } = {}) {
     /** A plain ETH transfer, mined; returns its hash. */
     async sendEth(from: Address, to: Address, value: bigint) {
       const hash = await chain.sendRaw(from, to, { value, gas: 21_000n });
-      await client.waitForTransactionReceipt({ hash });
+      await receiptOf(hash, `ETH transfer from ${from}`);
       return hash;
     },
 
@@ -178,8 +231,12 @@ export async function startTestChain(options: { anvil?: Anvil } = {}) {
       return encodeFunctionData({ abi: certificateRegistryAbi, functionName: "issue", args: [to, "", 0n] });
     },
 
-    /** Replaces the last `depth` blocks with empty ones (same height): their transactions leave the chain. */
+    /**
+     * Replaces the last `depth` blocks with empty ones (same height): their transactions leave the chain (and anvil's
+     * pool: senders' nonces go back to the common block's).
+     */
     async reorg(depth: number) {
+      await poolSettled();
       await client.request({ method: "anvil_reorg", params: [depth, []] } as never);
     },
 
