@@ -23,6 +23,12 @@ export type PrivateServer = {
   start(): Promise<void>;
   /** SIGKILL, as in a crash or an OOM kill: no shutdown, clients see their connections reset. Resolves once gone. */
   kill(): Promise<void>;
+  /**
+   * SIGSTOP: the server stops answering but keeps its connections open (the kernel still accepts new ones), as a hung
+   * or overloaded server, or a network path that drops packets, looks to clients. `thaw()` (SIGCONT) lets it go on.
+   */
+  freeze(): void;
+  thaw(): void;
   /** The server's last log lines, for failure messages. */
   log(): string;
   /** Kills the server and deletes its data directory; later calls do nothing. */
@@ -198,6 +204,13 @@ function privateServer(spec: ServerSpec): PrivateServer {
       }
     },
     kill,
+    freeze() {
+      if (!child) throw new Error(`the private ${spec.name} is not running`);
+      child.kill("SIGSTOP");
+    },
+    thaw() {
+      child?.kill("SIGCONT");
+    },
     async dispose() {
       if (disposed) return;
       disposed = true;

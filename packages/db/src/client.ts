@@ -47,6 +47,13 @@ export type CreateDbOptions = {
   /** Statements taking longer than this many milliseconds are reported to `onSlowQuery` (default: none). */
   slowQueryMs?: number;
   onSlowQuery?: (query: SlowQuery) => void;
+  /**
+   * Longest wait for a statement's answer, and for a new connection's handshake (default: none for statements, 10 s
+   * for handshakes). A statement past it ends its connection: the caller gets a connection error, as if the server
+   * were gone, and the pool opens a new connection. For a server that stops answering without closing its
+   * connections (frozen, overloaded, a network path that drops packets), where nothing else would ever end the wait.
+   */
+  statementTimeoutMs?: number;
 };
 
 /** Longest statement text handed to `onSlowQuery`; a bulk insert's SQL can run to megabytes. */
@@ -81,7 +88,7 @@ export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db
     idleTimeout: 60_000,
     waitForConnections: true,
     queueLimit: 0,
-    connectTimeout: 10_000,
+    connectTimeout: options.statementTimeoutMs ? Math.min(10_000, options.statementTimeoutMs) : 10_000,
     enableKeepAlive: true,
     keepAliveInitialDelay: 10_000,
     charset: "UTF8MB4_UNICODE_CI",
@@ -94,15 +101,14 @@ export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db
     multipleStatements: false,
   };
   const pool = createPool(poolOptions);
-  const { slowQueryMs, onSlowQuery } = options;
+  const { slowQueryMs, onSlowQuery, statementTimeoutMs } = options;
+  const slow = slowQueryMs !== undefined && slowQueryMs > 0 && onSlowQuery ? { slowQueryMs, onSlowQuery } : undefined;
   pool.pool.on("connection", (connection) => {
     connection.query(SESSION_SETUP_SQL, (error) => {
       // A connection that is not in UTC would read and write wrong times: drop it rather than hand it out.
       if (error) connection.destroy();
     });
-    if (slowQueryMs !== undefined && slowQueryMs > 0 && onSlowQuery) {
-      timeStatements(connection, slowQueryMs, onSlowQuery);
-    }
+    if (slow || statementTimeoutMs) watchStatements(connection, { slow, statementTimeoutMs });
   });
   const stats = { inUse: 0, waits: 0 };
   pool.pool.on("acquire", () => stats.inUse++);
@@ -141,23 +147,46 @@ function statementText(first: unknown): string {
 
 /**
  * Wraps one connection's `query` and `execute` (the two ways mysql2 sends a statement, whether through the pool,
- * a transaction's connection or drizzle) to time each statement from send to its last row.
+ * a transaction's connection or drizzle) to time each statement from send to its last row, and to end the connection
+ * when a statement goes unanswered for `statementTimeoutMs`.
  */
-function timeStatements(connection: CoreConnection, thresholdMs: number, report: (query: SlowQuery) => void): void {
+function watchStatements(
+  connection: CoreConnection,
+  options: { slow?: { slowQueryMs: number; onSlowQuery: (query: SlowQuery) => void }; statementTimeoutMs?: number },
+): void {
+  const { slow, statementTimeoutMs } = options;
   for (const method of ["query", "execute"] as const) {
     const send = connection[method] as (...args: unknown[]) => Command;
     (connection as unknown as Record<string, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
       // Read before sending: `query` replaces the command's text with the values interpolated.
-      const text = statementText(args[0]);
+      const text = slow ? statementText(args[0]) : "";
       const started = performance.now();
       const command = send.apply(this, args);
+      const deadline = statementTimeoutMs
+        ? setTimeout(() => abandon(connection, statementTimeoutMs), statementTimeoutMs)
+        : undefined;
+      deadline?.unref();
       command.once("end", () => {
+        clearTimeout(deadline);
         const ms = performance.now() - started;
-        if (ms >= thresholdMs) report({ sql: text.slice(0, SLOW_QUERY_SQL_MAX_CHARS), ms: Math.round(ms) });
+        if (slow && ms >= slow.slowQueryMs) {
+          slow.onSlowQuery({ sql: text.slice(0, SLOW_QUERY_SQL_MAX_CHARS), ms: Math.round(ms) });
+        }
       });
       return command;
     };
   }
+}
+
+/**
+ * Ends a connection whose server stopped answering. Destroying the socket with an error is what mysql2 does on a
+ * network failure: every statement waiting on the connection fails with it (a fatal error, so `isConnectionError`
+ * and `describeMysqlError` treat it as the server being out of reach) and the pool drops the connection. A graceful
+ * `end()` would wait for the silent server's reply.
+ */
+function abandon(connection: CoreConnection, timeoutMs: number): void {
+  const error = Object.assign(new Error(`MySQL did not answer within ${timeoutMs} ms`), { code: "ETIMEDOUT" });
+  (connection as unknown as { stream: { destroy(error: Error): void } }).stream.destroy(error);
 }
 
 /**

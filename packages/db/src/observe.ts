@@ -1,20 +1,23 @@
 import type { Config, Logger } from "@certchain/common";
 import { Counter, Gauge, type Registry } from "prom-client";
-import { createDb, type DbHandle } from "./client.ts";
+import { type CreateDbOptions, createDb, type DbHandle } from "./client.ts";
 
 /**
  * Opens a daemon's pool as configured: `DB_POOL_SIZE` (or the daemon's own default) connections, and every statement
- * slower than `DB_SLOW_QUERY_MS` logged as a warning with its SQL (never its values) and time.
+ * slower than `DB_SLOW_QUERY_MS` logged as a warning with its SQL (never its values) and time; `statementTimeoutMs`
+ * for a daemon that must answer even while the server hangs (see `createDb`).
  */
 export function openDatabase(
   config: Pick<Config, "databaseUrl" | "dbPoolSize" | "dbSlowQueryMs">,
   logger: Pick<Logger, "warn">,
   defaultPoolSize: number,
+  options: Pick<CreateDbOptions, "statementTimeoutMs"> = {},
 ): DbHandle {
   return createDb(config.databaseUrl, {
     poolSize: config.dbPoolSize ?? defaultPoolSize,
     slowQueryMs: config.dbSlowQueryMs,
     onSlowQuery: (query) => logger.warn(query, "Ran a slow query"),
+    ...options,
   });
 }
 
