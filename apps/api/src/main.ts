@@ -15,7 +15,7 @@ runMain("api", async () => {
   const config = loadConfig();
   const logger = createLogger(config, "api");
   const shutdown = createShutdown();
-  const database = openDatabase(config, logger, API_DB_POOL_SIZE);
+  const database = openDatabase(config, logger, API_DB_POOL_SIZE, { statementTimeoutMs: config.apiDbTimeoutMs });
   shutdown.add(() => database.close());
   await pingDatabase(database, config.databaseUrl);
 

@@ -30,6 +30,7 @@ const ANSWER_WITHIN_MS = 5_000;
 const HARD_TIMEOUT_MS = 15_000;
 const LOAD_CONCURRENCY = 6;
 const CACHE_TTL_MS = 1_000;
+const DB_TIMEOUT_MS = 1_000;
 const PASSWORD = "long enough pw";
 
 let mariadb: PrivateServer;
@@ -70,6 +71,8 @@ beforeAll(async () => {
     STORAGE_DIR: storageDir,
     // Cached reads (certificates.get, first pages of listings) outlive the database by at most this much.
     CACHE_TTL_MS: String(CACHE_TTL_MS),
+    // A statement unanswered this long ends its connection: a frozen server gets 503s, not hung requests.
+    API_DB_TIMEOUT_MS: String(DB_TIMEOUT_MS),
     // Every request of this file comes from one address: keep the per-IP limits out of the way.
     RATE_LIMIT_PER_MINUTE: "1000000",
     RATE_LIMIT_REGISTRATIONS_PER_HOUR: "1000000",
@@ -117,6 +120,7 @@ afterAll(async () => {
 
 // A failed test must not leave the next one without its servers.
 beforeEach(async () => {
+  mariadb.thaw();
   if (!mariadb.running) await mariadb.start();
   if (!redis.running) await redis.start();
   await waitFor("the API to be ready", async () => (await fetch(`${baseUrl}/readyz`)).status === 200);
@@ -339,6 +343,44 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
       `MariaDB down: ${outage.length} answers ${JSON.stringify(tally(outage))}; API recovered ${recoveryMs} ms after the server answered (${Date.now() - restartedAt} ms after restart)`,
     );
     expect((await call({ name: "/readyz", path: "/readyz" })).status).toBe(200);
+    await expectAllSucceed(mix);
+    expect(api.child.exitCode).toBeNull();
+  });
+
+  test("behavior: MariaDB frozen under load (no answers, connections left open): 503s within bounded time, then recovery", async () => {
+    const mix = [...reads, trpc.login];
+    await expectAllSucceed(mix);
+
+    const during = load(mix, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    mariadb.freeze();
+    const frozenAt = performance.now();
+    const outage = await during;
+    // Every request got an answer in bounded time (no hang until the client gave up), none a 500.
+    expectWellFormed(outage);
+    const downAnswers = outage.filter((o) => o.at > frozenAt + CACHE_TTL_MS + 200);
+    for (const outcome of downAnswers) {
+      expect([outcome.status, errorCode(outcome)], `${outcome.name}: ${outcome.body}`).toEqual([
+        503,
+        "SERVICE_UNAVAILABLE",
+      ]);
+    }
+    expect(downAnswers.length).toBeGreaterThan(10);
+    const ready = await call({ name: "/readyz", path: "/readyz" });
+    expect(ready.status).toBe(503);
+    expect(JSON.parse(ready.body).reason).toMatch(
+      /^cannot reach MySQL at 127\.0\.0\.1:\d+ \(DATABASE_URL\): timed out/,
+    );
+
+    const thawedAt = Date.now();
+    mariadb.thaw();
+    const recoveryMs = await waitFor("reads to succeed again", async () => {
+      const outcomes = await Promise.all(mix.map((make) => call(make())));
+      return outcomes.every((o) => o.status === 200);
+    });
+    console.info(
+      `MariaDB frozen: ${outage.length} answers ${JSON.stringify(tally(outage))}, slowest ${Math.round(Math.max(...outage.map((o) => o.ms)))} ms; API recovered ${recoveryMs} ms after the thaw (${Date.now() - thawedAt} ms)`,
+    );
     await expectAllSucceed(mix);
     expect(api.child.exitCode).toBeNull();
   });

@@ -129,6 +129,7 @@ const envSchema = z
       .int("must be a whole number of milliseconds")
       .min(0, "must be 0 (off) or more")
       .default(500),
+    API_DB_TIMEOUT_MS: positiveInt("milliseconds").default(10_000),
     RELAYER_CONCURRENCY: positiveInt("jobs").max(1000, "must be at most 1000 jobs").default(50),
     RELAYER_POLL_MS: positiveInt("milliseconds").default(1000),
     RELAYER_REPLACE_AFTER_MS: positiveInt("milliseconds").default(60_000),
@@ -256,6 +257,11 @@ export type Config = {
   dbPoolSize: number | undefined;
   /** Queries slower than this are logged as warnings (the SQL, never its values); 0 turns it off. */
   dbSlowQueryMs: number;
+  /**
+   * API: longest wait for one database statement (and a new connection's handshake); past it the request answers 503
+   * rather than hang on a server that stopped answering.
+   */
+  apiDbTimeoutMs: number;
   /** Relayer: jobs one process works on at once. */
   relayerConcurrency: number;
   /** Relayer: how often an in-flight request is checked for its receipt and confirmations. */
@@ -353,6 +359,7 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
     deploymentsDir: env.DEPLOYMENTS_DIR,
     dbPoolSize: env.DB_POOL_SIZE,
     dbSlowQueryMs: env.DB_SLOW_QUERY_MS,
+    apiDbTimeoutMs: env.API_DB_TIMEOUT_MS,
     relayerConcurrency: env.RELAYER_CONCURRENCY,
     relayerPollMs: env.RELAYER_POLL_MS,
     relayerReplaceAfterMs: env.RELAYER_REPLACE_AFTER_MS,
