@@ -163,7 +163,7 @@ function watchStatements(
       const started = performance.now();
       const command = send.apply(this, args);
       const deadline = statementTimeoutMs
-        ? setTimeout(() => abandon(connection, statementTimeoutMs), statementTimeoutMs)
+        ? setTimeout(() => abandon(connection, command, statementTimeoutMs), statementTimeoutMs)
         : undefined;
       deadline?.unref();
       command.once("end", () => {
@@ -184,9 +184,19 @@ function watchStatements(
  * and `describeMysqlError` treat it as the server being out of reach) and the pool drops the connection. A graceful
  * `end()` would wait for the silent server's reply.
  */
-function abandon(connection: CoreConnection, timeoutMs: number): void {
+function abandon(connection: CoreConnection, command: Command, timeoutMs: number): void {
+  const state = connection as unknown as {
+    stream: { destroyed: boolean; destroy(error: Error): void };
+    _command?: unknown;
+    _commands?: { toArray(): unknown[] };
+  };
+  // Only for a statement still running or waiting on this connection: one that ended before its "end" listener was
+  // attached (mysql2 can finish a cached prepared statement's failure synchronously) must not take a healthy
+  // connection down, nor must the other statements' timers of a connection already destroyed.
+  const waiting = state._command === command || (state._commands?.toArray() ?? []).includes(command);
+  if (state.stream.destroyed || !waiting) return;
   const error = Object.assign(new Error(`MySQL did not answer within ${timeoutMs} ms`), { code: "ETIMEDOUT" });
-  (connection as unknown as { stream: { destroy(error: Error): void } }).stream.destroy(error);
+  state.stream.destroy(error);
 }
 
 /**
