@@ -110,6 +110,8 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  // A test that failed while the server was frozen: stopping the API and dropping the database need it to answer.
+  mariadb?.thaw();
   if (api) {
     await api.stop();
   }
