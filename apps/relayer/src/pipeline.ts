@@ -64,7 +64,7 @@ export function createTxPipeline(deps: RelayerDeps, syncWallet: SyncWallet): TxP
           if (error) throw error;
           if (drained.sent.has(requestId)) return DONE;
           // Another process holds the wallet and sends whatever is queued for it while it does: look again later.
-          if (!drained.held) return wait(HELD_ELSEWHERE_POLLS * pollMs);
+          if (!drained.held) return wait(heldElsewhereMs);
           // Nothing could go (funding under way, a node hiccup): try again at the next poll.
           if (drained.sent.size === 0) return wait(pollMs);
         } else if (request?.status === "signed") {
