@@ -91,8 +91,11 @@ export function createApp(deps: ApiDeps) {
         413,
       ),
   });
-  const bodyLimitByPath: MiddlewareHandler = (c, next) =>
-    (UPLOAD_PATHS.has(c.req.path) ? uploadTooLarge : tooLarge)(c, next);
+  const bodyLimitByPath: MiddlewareHandler = (c, next) => {
+    // A GET or HEAD has no body to limit; asking for one would make @hono/node-server build a full fetch Request.
+    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+    return (UPLOAD_PATHS.has(c.req.path) ? uploadTooLarge : tooLarge)(c, next);
+  };
   const metrics = createApiMetrics();
   if (deps.pool) registerPoolMetrics(metrics.registry, deps.pool);
   deps.cache.registerMetrics(metrics.registry);

@@ -82,4 +82,13 @@ describe("createClient", () => {
     current = token;
     expect((await client.auth.profile.query()).username).toBe("getter_user");
   });
+  test("behavior: over real HTTP, a tRPC answer carries its request id and the security headers", async () => {
+    // The server writes tRPC's answers in place (no copy of the response to add headers): they must still arrive.
+    const response = await fetch(`${url}/trpc/market.listings?input=${encodeURIComponent("{}")}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await response.json()).toMatchObject({ result: { data: { items: [] } } });
+  });
 });

@@ -15,7 +15,7 @@ export function accessLog(logger: Logger): MiddlewareHandler<ApiEnv> {
     const started = performance.now();
     await next();
     // Handlers that build their own Response (tRPC's) drop headers set before them; the id must reach the client.
-    if (!c.res.headers.has("x-request-id")) c.header("X-Request-Id", c.get("requestId"));
+    if (!c.res.headers.has("x-request-id")) setResponseHeader(c, "x-request-id", c.get("requestId"));
     logger.info({
       reqId: c.get("requestId"),
       method: c.req.method,
@@ -25,6 +25,18 @@ export function accessLog(logger: Logger): MiddlewareHandler<ApiEnv> {
       userId: c.get("userId") ?? null,
     });
   };
+}
+
+/**
+ * Sets a header on the finished response in place. `c.header()` would copy the response to do it, and the copy is
+ * streamed to the socket instead of written at once. A response whose headers are immutable is copied after all.
+ */
+function setResponseHeader(c: Context, name: string, value: string): void {
+  try {
+    c.res.headers.set(name, value);
+  } catch {
+    c.header(name, value);
+  }
 }
 
 /** Records who the request's session belongs to, for the access log. */
