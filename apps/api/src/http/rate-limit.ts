@@ -60,6 +60,9 @@ const accountKey = (account: string) =>
 export function createLimits(config: Config, logger: Logger): Limits {
   const redis = new Redis(config.redisUrl, {
     enableOfflineQueue: false,
+    // Every request checks its budget here: checks made in the same turn of the event loop share one write (and one
+    // read) on the socket. Without it, writing each check on its own cost about 5 % of the API's CPU under load.
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 0,
     connectTimeout: 2_000,
     // Keeps trying in the background; checks meanwhile fail fast.
