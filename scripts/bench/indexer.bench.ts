@@ -16,6 +16,7 @@ import {
   type Deployment,
   deployContracts,
   marketplaceAbi,
+  reorgAnvil,
   startAnvil,
 } from "@certchain/contracts";
 import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
@@ -337,7 +338,7 @@ async function measureReorg(client: Client, indexer: Indexer): Promise<Benchmark
     await client.request({ method: "anvil_mine", params: ["0x5"] } as never);
     await waitFor(async () => indexer.status().indexedBlock === Number(await client.getBlockNumber()), 30_000);
     const started = performance.now();
-    await client.request({ method: "anvil_reorg", params: [5, []] } as never);
+    await reorgAnvil((method, params) => client.request({ method, params } as never), 5);
     const head = await client.getBlock();
     await waitFor(async () => {
       const [rows] = await indexer.db.pool.query("SELECT block_hash FROM indexer_cursor");

@@ -1,5 +1,5 @@
 import { ANVIL_ACCOUNT_0_PRIVATE_KEY, createLogger, createShutdown } from "@certchain/common";
-import { certificateRegistryAbi, marketplaceAbi } from "@certchain/contracts";
+import { certificateRegistryAbi, marketplaceAbi, reorgAnvil } from "@certchain/contracts";
 import { certificates } from "@certchain/db";
 import { createIndexer, createMetrics, type Indexer } from "@certchain/indexer";
 import { type CacheInvalidator, cacheKeys, createCacheInvalidator } from "@certchain/queue";
@@ -205,7 +205,7 @@ describe("shared by two API processes, invalidated by the indexer", () => {
       expect((await read(app, "certificates.get", { tokenId })).data).toMatchObject({ status: "invalid" });
     }
     // The revocation's block is replaced by an empty one at the same height; the indexer undoes the revocation.
-    await chain.request({ method: "anvil_reorg", params: [1, []] } as never);
+    await reorgAnvil((method, params) => chain.request({ method, params } as never), 1);
     await indexedTip();
     for (const app of [api.app, second.app]) {
       expect((await read(app, "certificates.get", { tokenId })).data).toMatchObject({

@@ -6,6 +6,7 @@ import {
   deployContracts,
   marketplaceAbi,
   paymentTokenAbi,
+  reorgAnvil,
   startAnvil,
 } from "@certchain/contracts";
 import {
@@ -20,7 +21,6 @@ import {
   type Hex,
   http,
   publicActions,
-  TransactionReceiptNotFoundError,
   WaitForTransactionReceiptTimeoutError,
   walletActions,
 } from "viem";
@@ -36,8 +36,6 @@ export const ETH = "0x0000000000000000000000000000000000000000" as const;
 /** Automine mines at once: a transaction without a receipt after this long is lost, and waiting on helps nothing. */
 const RECEIPT_TIMEOUT_MS = 60_000;
 /** How long anvil may take to drop a mined transaction from its pool (normally a few milliseconds). */
-const POOL_SETTLE_TIMEOUT_MS = 30_000;
-
 export type TestChain = Awaited<ReturnType<typeof startTestChain>>;
 
 export async function startTestChain(options: { anvil?: Anvil } = {}) {
@@ -97,36 +95,6 @@ export async function startTestChain(options: { anvil?: Anvil } = {}) {
       throw new Error(
         `${what}: transaction ${hash} got no receipt within ${RECEIPT_TIMEOUT_MS / 1_000} s, ${where}; head ${await client.getBlockNumber({ cacheTime: 0 })}, pool ${JSON.stringify(await client.getTxpoolStatus())}`,
       );
-    }
-  }
-
-  const hasReceipt = (hash: Hash) =>
-    client.getTransactionReceipt({ hash }).then(
-      () => true,
-      (error: unknown) => {
-        if (error instanceof TransactionReceiptNotFoundError) return false;
-        throw error;
-      },
-    );
-
-  /**
-   * Waits until anvil's pool lists no transaction that is already mined. Anvil shows a mined block (and its
-   * receipts) before its pool lets go of the block's transactions, and the sender's next nonce (`pending`) is taken
-   * from the pool first. A reorg in that window leaves an orphaned transaction in the pool: the sender's next
-   * `eth_sendTransaction` then gets a nonce past the rolled-back account's, and anvil drops that transaction when it
-   * mines, so it never gets a receipt.
-   */
-  async function poolSettled() {
-    const deadline = Date.now() + POOL_SETTLE_TIMEOUT_MS;
-    for (;;) {
-      const { pending } = await client.getTxpoolContent();
-      const listed = Object.values(pending).flatMap((bySender) => Object.values(bySender).map((tx) => tx.hash));
-      const receipts = await Promise.all(listed.map((hash) => hasReceipt(hash)));
-      const mined = listed.filter((_, i) => receipts[i]);
-      if (mined.length === 0) return;
-      if (Date.now() > deadline)
-        throw new Error(`anvil's pool still lists mined transactions after ${POOL_SETTLE_TIMEOUT_MS} ms: ${mined}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
 
@@ -236,8 +204,7 @@ export async function startTestChain(options: { anvil?: Anvil } = {}) {
      * pool: senders' nonces go back to the common block's).
      */
     async reorg(depth: number) {
-      await poolSettled();
-      await client.request({ method: "anvil_reorg", params: [depth, []] } as never);
+      await reorgAnvil((method, params) => client.request({ method, params } as never), depth);
     },
 
     async mine(blocks = 1) {

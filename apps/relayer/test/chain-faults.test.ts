@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { reorgAnvil } from "@certchain/contracts";
 import { txRequestHashes, txRequests, walletNonces } from "@certchain/db";
 import { eq, like, sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
@@ -109,7 +110,7 @@ describe("stuck, dropped and reorged transactions", () => {
     const minedIn = (await stack.database.db.query.txRequests.findFirst({ where: (t, { eq }) => eq(t.id, id) }))
       ?.blockHash;
 
-    await stack.rpc("anvil_reorg", [1, []]);
+    await reorgAnvil(stack.rpc, 1);
     expect(await stack.client.getBalance({ address: recipient })).toBe(0n);
     await waitFor("back to sent", async () => (await statusOf(id)) === "sent");
     await waitFor("the rebroadcast", async () => {

@@ -1,4 +1,4 @@
-export { type Anvil, type AnvilOptions, anvilBinaryPath, startAnvil } from "./anvil.ts";
+export { type Anvil, type AnvilOptions, type AnvilRpc, anvilBinaryPath, reorgAnvil, startAnvil } from "./anvil.ts";
 export {
   DEFAULT_FEE_BPS,
   type DeployOptions,
