@@ -15,6 +15,7 @@ import { createGatewayRoutes } from "./http/gateway.ts";
 import { loggableError } from "./http/log-error.ts";
 import { createApiMetrics } from "./http/metrics.ts";
 import { createOpenApiRoutes } from "./http/openapi.ts";
+import { setResponseHeader } from "./http/response-headers.ts";
 import { createRestRoutes } from "./http/rest.ts";
 import { rejectCrossSiteCookieWrites } from "./http/security.ts";
 import { apiKeyOf, verifySignedRequests } from "./http/signatures.ts";
@@ -58,10 +59,15 @@ const tooLarge = bodyLimit({
 /**
  * CORS for the browser origins in CORS_ORIGINS, with cookies; none at all (same-origin only) when the list is empty.
  * Cookie-authenticated writes from those origins also pass the CSRF check; any other origin is refused.
+ *
+ * Only requests that name an `Origin` go through the CORS middleware: only browsers send one, and only they read its
+ * headers. The middleware touches the response before the handler runs, which makes Hono copy every answer (and
+ * @hono/node-server stream the copy); other clients are spared that and get just `Vary: Origin`, so a cache never
+ * hands their answer to a browser.
  */
 function crossOrigin(origins: readonly string[]): MiddlewareHandler {
   if (origins.length === 0) return (_c, next) => next();
-  return cors({
+  const forBrowsers = cors({
     origin: [...origins],
     credentials: true,
     allowMethods: ["GET", "POST", "PUT", "DELETE"],
@@ -69,6 +75,11 @@ function crossOrigin(origins: readonly string[]): MiddlewareHandler {
     exposeHeaders: ["retry-after"],
     maxAge: 600,
   });
+  return async (c, next) => {
+    if (c.req.header("origin") !== undefined) return forBrowsers(c, next);
+    await next();
+    setResponseHeader(c, "vary", "Origin", { append: true });
+  };
 }
 
 /**

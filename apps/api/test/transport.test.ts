@@ -42,6 +42,17 @@ describe("CORS", () => {
     expect(read.headers.get("access-control-expose-headers")).toMatch(/retry-after/i);
   });
 
+  test("behavior: a request without an Origin (not a browser) gets no CORS headers, and answers vary by Origin", async () => {
+    const plain = await api.app.request("/api/certificates/list");
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get("access-control-allow-origin")).toBeNull();
+    expect(plain.headers.get("access-control-allow-credentials")).toBeNull();
+    expect(plain.headers.get("vary")).toBe("Origin");
+    const fromApp = await api.app.request("/api/certificates/list", { headers: { origin: APP_ORIGIN } });
+    expect(fromApp.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+    expect(fromApp.headers.get("vary")).toBe("Origin");
+  });
+
   test("error: any other origin gets no CORS grant, and its cookie writes are refused", async () => {
     const response = await preflight("https://evil.example");
     expect(response.headers.get("access-control-allow-origin")).toBeNull();

@@ -1,6 +1,7 @@
 import type { Logger } from "@certchain/common";
 import type { Context, MiddlewareHandler } from "hono";
 import { routeLabel } from "./metrics.ts";
+import { setResponseHeader } from "./response-headers.ts";
 
 /** What handlers tell the access log: the signed-in user, once the request's session has been read. */
 export type ApiEnv = { Variables: { requestId: string; userId?: number } };
@@ -25,18 +26,6 @@ export function accessLog(logger: Logger): MiddlewareHandler<ApiEnv> {
       userId: c.get("userId") ?? null,
     });
   };
-}
-
-/**
- * Sets a header on the finished response in place. `c.header()` would copy the response to do it, and the copy is
- * streamed to the socket instead of written at once. A response whose headers are immutable is copied after all.
- */
-function setResponseHeader(c: Context, name: string, value: string): void {
-  try {
-    c.res.headers.set(name, value);
-  } catch {
-    c.header(name, value);
-  }
 }
 
 /** Records who the request's session belongs to, for the access log. */
