@@ -12,11 +12,11 @@
  */
 import { ANVIL_ACCOUNT_0_PRIVATE_KEY, createLogger, createShutdown } from "@certchain/common";
 import {
+  anvilPoolSettled,
   certificateRegistryAbi,
   type Deployment,
   deployContracts,
   marketplaceAbi,
-  reorgAnvil,
   startAnvil,
 } from "@certchain/contracts";
 import { createTestDatabase, type TestDatabase } from "@certchain/db/testing";
@@ -337,8 +337,10 @@ async function measureReorg(client: Client, indexer: Indexer): Promise<Benchmark
   for (let i = 0; i < 5; i++) {
     await client.request({ method: "anvil_mine", params: ["0x5"] } as never);
     await waitFor(async () => indexer.status().indexedBlock === Number(await client.getBlockNumber()), 30_000);
+    const rpc = (method: string, params: unknown[]) => client.request({ method, params } as never);
+    await anvilPoolSettled(rpc);
     const started = performance.now();
-    await reorgAnvil((method, params) => client.request({ method, params } as never), 5);
+    await rpc("anvil_reorg", [5, []]);
     const head = await client.getBlock();
     await waitFor(async () => {
       const [rows] = await indexer.db.pool.query("SELECT block_hash FROM indexer_cursor");

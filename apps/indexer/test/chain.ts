@@ -35,7 +35,7 @@ export const ETH = "0x0000000000000000000000000000000000000000" as const;
 
 /** Automine mines at once: a transaction without a receipt after this long is lost, and waiting on helps nothing. */
 const RECEIPT_TIMEOUT_MS = 60_000;
-/** How long anvil may take to drop a mined transaction from its pool (normally a few milliseconds). */
+
 export type TestChain = Awaited<ReturnType<typeof startTestChain>>;
 
 export async function startTestChain(options: { anvil?: Anvil } = {}) {

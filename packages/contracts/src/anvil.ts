@@ -141,13 +141,12 @@ const POOL_SETTLE_TIMEOUT_MS = 30_000;
 export type AnvilRpc = (method: string, params: unknown[]) => Promise<unknown>;
 
 /**
- * `anvil_reorg`: replaces the last `depth` blocks with empty ones at the same height, once anvil's pool no longer lists
- * a transaction that is already mined. Anvil shows a mined block (and its receipts) before its pool lets go of the
- * block's transactions, and a sender's next nonce comes from the pool first. A reorg in that window leaves an orphaned
- * transaction in the pool: the sender's next transaction gets a nonce past the rolled-back account's, and anvil drops it
- * when it mines, so it never gets a receipt.
+ * Resolves once anvil's pool no longer lists a transaction that is already mined. Anvil shows a mined block (and its
+ * receipts) before its pool lets go of the block's transactions, and a sender's next nonce comes from the pool first.
+ * A reorg in that window leaves an orphaned transaction in the pool: the sender's next transaction gets a nonce past the
+ * rolled-back account's, and anvil drops it when it mines, so it never gets a receipt.
  */
-export async function reorgAnvil(rpc: AnvilRpc, depth: number): Promise<void> {
+export async function anvilPoolSettled(rpc: AnvilRpc): Promise<void> {
   const deadline = Date.now() + POOL_SETTLE_TIMEOUT_MS;
   for (;;) {
     const { pending } = (await rpc("txpool_content", [])) as {
@@ -155,12 +154,20 @@ export async function reorgAnvil(rpc: AnvilRpc, depth: number): Promise<void> {
     };
     const listed = Object.values(pending).flatMap((bySender) => Object.values(bySender).map((tx) => tx.hash));
     const receipts = await Promise.all(listed.map((hash) => rpc("eth_getTransactionReceipt", [hash])));
-    const mined = listed.filter((_, i) => receipts[i] !== null);
-    if (mined.length === 0) break;
+    const mined = listed.filter((_, i) => receipts[i] != null);
+    if (mined.length === 0) return;
     if (Date.now() > deadline) {
       throw new Error(`anvil's pool still lists mined transactions after ${POOL_SETTLE_TIMEOUT_MS} ms: ${mined}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * `anvil_reorg` once the pool has settled (`anvilPoolSettled`): replaces the last `depth` blocks with empty ones at the
+ * same height; their transactions leave the chain and the pool.
+ */
+export async function reorgAnvil(rpc: AnvilRpc, depth: number): Promise<void> {
+  await anvilPoolSettled(rpc);
   await rpc("anvil_reorg", [depth, []]);
 }

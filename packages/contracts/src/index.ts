@@ -1,4 +1,12 @@
-export { type Anvil, type AnvilOptions, type AnvilRpc, anvilBinaryPath, reorgAnvil, startAnvil } from "./anvil.ts";
+export {
+  type Anvil,
+  type AnvilOptions,
+  type AnvilRpc,
+  anvilBinaryPath,
+  anvilPoolSettled,
+  reorgAnvil,
+  startAnvil,
+} from "./anvil.ts";
 export {
   DEFAULT_FEE_BPS,
   type DeployOptions,
