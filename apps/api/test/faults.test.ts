@@ -112,6 +112,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // A test that failed while the server was frozen: stopping the API and dropping the database need it to answer.
   mariadb?.thaw();
+  redis?.thaw();
   if (api) {
     await api.stop();
   }
@@ -123,6 +124,7 @@ afterAll(async () => {
 // A failed test must not leave the next one without its servers.
 beforeEach(async () => {
   mariadb.thaw();
+  redis.thaw();
   if (!mariadb.running) await mariadb.start();
   if (!redis.running) await redis.start();
   await waitFor("the API to be ready", async () => (await fetch(`${baseUrl}/readyz`)).status === 200);
@@ -423,6 +425,41 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
     });
     console.info(
       `Redis down: ${outage.length} answers ${JSON.stringify(tally(outage))}; API recovered ${recoveryMs} ms after the server answered (${Date.now() - restartedAt} ms after restart)`,
+    );
+    await expectAllSucceed(mix);
+    expect(api.child.exitCode).toBeNull();
+  });
+  test("behavior: Redis frozen under load (no answers, connections left open): reads keep working, what needs Redis is 503 in bounded time", async () => {
+    let keys = 0;
+    const transfer = () => trpc.transfer(`faults-frozen-${keys++}`);
+    const mix = [...reads, trpc.login, transfer, trpc.siweNonce];
+    await expectAllSucceed(mix);
+
+    const during = load(mix, 6_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    redis.freeze();
+    const frozenAt = performance.now();
+    const outage = await during;
+    const thawedAt = Date.now();
+    redis.thaw();
+    expectWellFormed(outage);
+    const downAnswers = outage.filter((o) => o.at > frozenAt + 200);
+    for (const outcome of downAnswers) {
+      if (reads.some((make) => make().name === outcome.name)) expect(outcome.status, outcome.body).toBe(200);
+      else
+        expect([outcome.status, errorCode(outcome)], `${outcome.name}: ${outcome.body}`).toEqual([
+          503,
+          "SERVICE_UNAVAILABLE",
+        ]);
+    }
+    expect(downAnswers.length).toBeGreaterThan(10);
+
+    const recoveryMs = await waitFor("every procedure to succeed again", async () => {
+      const outcomes = await Promise.all(mix.map((make) => call(make())));
+      return outcomes.every((o) => o.status === 200);
+    });
+    console.info(
+      `Redis frozen: ${outage.length} answers ${JSON.stringify(tally(outage))}, slowest ${Math.round(Math.max(...outage.map((o) => o.ms)))} ms; API recovered ${recoveryMs} ms after the thaw (${Date.now() - thawedAt} ms)`,
     );
     await expectAllSucceed(mix);
     expect(api.child.exitCode).toBeNull();

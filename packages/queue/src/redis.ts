@@ -12,13 +12,14 @@ export function createRedis(redisUrl: string): Redis {
 /**
  * A Redis connection for code that answers requests (the API's queue producer, sign-in nonces, status feed): while Redis
  * is down, a command fails at the next reconnect attempt (within about 2 s) instead of waiting for Redis to come back,
- * so the request gets a 503 rather than hanging. Not for BullMQ workers, which need `createRedis`.
+ * and a command a hung Redis leaves unanswered fails after 2 s, so the request gets a 503 rather than hanging. Not for
+ * BullMQ workers, which need `createRedis`.
  */
 export function createFailFastRedis(redisUrl: string): Redis {
   return new Redis(redisUrl, {
     maxRetriesPerRequest: 0,
     connectTimeout: 2_000,
-    commandTimeout: 5_000,
+    commandTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
   });
 }

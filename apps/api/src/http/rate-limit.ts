@@ -44,6 +44,8 @@ export type Limits = {
 };
 
 const FIFTEEN_MINUTES = 15 * 60;
+/** A budget check is one short script: Redis answers it in well under a millisecond when it answers at all. */
+const LIMITER_COMMAND_TIMEOUT_MS = 500;
 const HOUR = 60 * 60;
 
 /** In-process requests (tests) have no peer address; they share one bucket. */
@@ -65,6 +67,9 @@ export function createLimits(config: Config, logger: Logger): Limits {
     enableAutoPipelining: true,
     maxRetriesPerRequest: 0,
     connectTimeout: 2_000,
+    // A Redis that stops answering without closing the connection (frozen, overloaded) must not hold every request:
+    // a check with no answer by then fails, and the outage policy applies.
+    commandTimeout: LIMITER_COMMAND_TIMEOUT_MS,
     // Keeps trying in the background; checks meanwhile fail fast.
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });
