@@ -429,6 +429,7 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
     await expectAllSucceed(mix);
     expect(api.child.exitCode).toBeNull();
   });
+
   test("behavior: Redis frozen under load (no answers, connections left open): reads keep working, what needs Redis is 503 in bounded time", async () => {
     let keys = 0;
     const transfer = () => trpc.transfer(`faults-frozen-${keys++}`);

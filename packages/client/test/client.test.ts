@@ -82,6 +82,7 @@ describe("createClient", () => {
     current = token;
     expect((await client.auth.profile.query()).username).toBe("getter_user");
   });
+
   test("behavior: over real HTTP, a tRPC answer carries its request id and the security headers", async () => {
     // The server writes tRPC's answers in place (no copy of the response to add headers): they must still arrive.
     const response = await fetch(`${url}/trpc/market.listings?input=${encodeURIComponent("{}")}`);

@@ -44,9 +44,9 @@ export type Limits = {
 };
 
 const FIFTEEN_MINUTES = 15 * 60;
+const HOUR = 60 * 60;
 /** A budget check is one short script: Redis answers it in well under a millisecond when it answers at all. */
 const LIMITER_COMMAND_TIMEOUT_MS = 500;
-const HOUR = 60 * 60;
 
 /** In-process requests (tests) have no peer address; they share one bucket. */
 const ipKey = (ip: string | undefined) => ip ?? "local";
