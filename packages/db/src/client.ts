@@ -48,9 +48,10 @@ export type CreateDbOptions = {
   slowQueryMs?: number;
   onSlowQuery?: (query: SlowQuery) => void;
   /**
-   * Longest wait for a statement's answer, and for a new connection's handshake (default: none for statements, 10 s
-   * for handshakes). A statement past it ends its connection: the caller gets a connection error, as if the server
-   * were gone, and the pool opens a new connection. For a server that stops answering without closing its
+   * Longest wait for a statement's answer, for a free pooled connection, and for a new connection's handshake
+   * (default: none for statements and pooled connections, 10 s for handshakes). A statement past it ends its
+   * connection: the caller gets a connection error, as if the server were gone, and the pool opens a new connection.
+   * A caller still waiting for a pooled connection gets the same error. For a server that stops answering without closing its
    * connections (frozen, overloaded, a network path that drops packets), where nothing else would ever end the wait.
    */
   statementTimeoutMs?: number;
@@ -114,6 +115,7 @@ export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db
   pool.pool.on("acquire", () => stats.inUse++);
   pool.pool.on("release", () => stats.inUse--);
   pool.pool.on("enqueue", () => stats.waits++);
+  if (statementTimeoutMs) limitConnectionWait(pool.pool, stats, statementTimeoutMs);
 
   // The schema declares no drizzle `relations()`, on purpose: relational queries with `with` cannot run on
   // MariaDB 10.11 in either drizzle mode ("default" emits LATERAL joins, which MariaDB lacks; "planetscale" emits
@@ -134,6 +136,40 @@ export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db
 }
 
 type Command = { once(event: "end", listener: () => void): unknown };
+
+type ConnectionCallback = (error: Error | null, connection?: CoreConnection) => void;
+
+/**
+ * Bounds a caller's wait for a pooled connection by `timeoutMs`, which mysql2's pool cannot do. Without it, while a
+ * hung server holds every connection, callers queue behind statements that each end only at their own deadline: a
+ * request could wait several deadlines. A caller that gives up gets a connection error (`fatal`, so it reads as the
+ * server being out of reach: a 503 in the API); the connection it was waiting for, when it comes, goes straight back
+ * to the pool. Callers served at once (the usual case) get no timer: the pool tells with its "enqueue" event.
+ */
+function limitConnectionWait(
+  pool: { getConnection(callback: ConnectionCallback): void },
+  stats: { waits: number },
+  timeoutMs: number,
+): void {
+  const acquire = pool.getConnection.bind(pool);
+  pool.getConnection = (callback) => {
+    let gaveUp = false;
+    let timer: NodeJS.Timeout | undefined;
+    const waitsBefore = stats.waits;
+    acquire((error, connection) => {
+      clearTimeout(timer);
+      if (gaveUp) connection?.release();
+      else callback(error, connection);
+    });
+    if (stats.waits === waitsBefore) return;
+    timer = setTimeout(() => {
+      gaveUp = true;
+      const message = `no MySQL connection was free within ${timeoutMs} ms`;
+      callback(Object.assign(new Error(message), { code: "ETIMEDOUT", fatal: true }));
+    }, timeoutMs);
+    timer.unref();
+  };
+}
 
 /**
  * The statement as the caller wrote it, placeholders and all (a string, `{ sql }` options, or the pool's own Query

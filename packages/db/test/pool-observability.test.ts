@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { createDb, type DbHandle, type SlowQuery } from "../src/client.ts";
+import { isConnectionError } from "../src/errors.ts";
 import { users } from "../src/schema/index.ts";
 import { createTestDatabase, type TestDatabase } from "../src/testing.ts";
 
@@ -52,4 +53,27 @@ test("behavior: poolStats counts connections in use and callers that waited for 
   (await third).release();
   second.release();
   expect(handle.poolStats().inUse).toBe(0);
+});
+
+test("error: with a statement timeout, a caller waits for a pooled connection no longer than the timeout", async () => {
+  const bounded = createDb(database.url, { poolSize: 1, statementTimeoutMs: 300 });
+  try {
+    const held = await bounded.pool.getConnection();
+    const started = performance.now();
+    const waited = await bounded.db.execute(sql`SELECT 1`).catch((error: unknown) => error);
+    const ms = performance.now() - started;
+    expect(isConnectionError(waited), String(waited)).toBe(true);
+    expect(String((waited as Error).cause ?? waited)).toMatch(/no MySQL connection was free within 300 ms/);
+    expect(ms).toBeGreaterThanOrEqual(250);
+    expect(ms).toBeLessThan(2_000);
+
+    // The connection the caller gave up on goes back to the pool when it frees up, ready for the next one.
+    held.release();
+    await expect.poll(() => bounded.poolStats().inUse).toBe(0);
+    const [rows] = await bounded.pool.query("SELECT 2 AS two");
+    expect(rows).toEqual([{ two: 2 }]);
+    expect(bounded.poolStats().inUse).toBe(0);
+  } finally {
+    await bounded.close();
+  }
 });
