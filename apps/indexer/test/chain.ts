@@ -35,6 +35,10 @@ export const ETH = "0x0000000000000000000000000000000000000000" as const;
 
 /** Automine mines at once: a transaction without a receipt after this long is lost, and waiting on helps nothing. */
 const RECEIPT_TIMEOUT_MS = 60_000;
+/** How often a transaction still without a receipt is checked for having been orphaned (see `landed`). */
+const ORPHAN_CHECK_MS = 2_000;
+/** Sends of one transaction that anvil orphans before the test gives up. */
+const MAX_SENDS = 3;
 
 export type TestChain = Awaited<ReturnType<typeof startTestChain>>;
 
@@ -68,29 +72,54 @@ export async function startTestChain(options: { anvil?: Anvil } = {}) {
     args: ContractFunctionArgs<abi, "nonpayable" | "payable", name>,
     value?: bigint,
   ) {
-    const hash = await client.writeContract({
-      account: from,
-      chain: foundry,
-      address,
-      abi: abi as Abi,
-      functionName: functionName as string,
-      args: args as readonly unknown[],
-      value,
-    } as never);
-    const receipt = await receiptOf(hash as Hash, `${String(functionName)} from ${from}`);
+    const sendOnce = () =>
+      client.writeContract({
+        account: from,
+        chain: foundry,
+        address,
+        abi: abi as Abi,
+        functionName: functionName as string,
+        args: args as readonly unknown[],
+        value,
+      } as never) as Promise<Hash>;
+    const receipt = await landed(sendOnce, `${String(functionName)} from ${from}`);
     if (receipt.status !== "success") throw new Error(`${String(functionName)} reverted`);
     return receipt;
   }
 
-  /** The receipt of a sent transaction; if none comes, an error saying where the transaction went. */
+  /**
+   * Sends with `sendOnce` and returns the receipt. Now and then anvil gives a transaction a nonce its sender has
+   * already used on chain, and then never mines it (seen in the crash test after reorgs, about one CI run in three). The
+   * transaction never took effect, so it is sent again, at most MAX_SENDS times; any other missing receipt is an error
+   * saying where the transaction went.
+   */
+  async function landed(sendOnce: () => Promise<Hash>, what: string) {
+    for (let attempt = 1; ; attempt++) {
+      const hash = await sendOnce();
+      const receipt = await receiptOf(hash, what);
+      if (receipt !== "orphaned") return receipt;
+      if (attempt === MAX_SENDS) throw new Error(`${what}: anvil orphaned the transaction ${MAX_SENDS} times`);
+      console.warn(`${what}: anvil gave ${hash} a nonce already used on chain and will never mine it; sending again`);
+    }
+  }
+
+  /** The receipt of a sent transaction, or "orphaned" if its nonce is already used on chain so it can never be mined. */
   async function receiptOf(hash: Hash, what: string) {
-    try {
-      return await client.waitForTransactionReceipt({ hash, timeout: RECEIPT_TIMEOUT_MS });
-    } catch (error) {
-      if (!(error instanceof WaitForTransactionReceiptTimeoutError)) throw error;
+    const deadline = Date.now() + RECEIPT_TIMEOUT_MS;
+    for (;;) {
+      try {
+        return await client.waitForTransactionReceipt({ hash, timeout: ORPHAN_CHECK_MS });
+      } catch (error) {
+        if (!(error instanceof WaitForTransactionReceiptTimeoutError)) throw error;
+      }
       const transaction = await client.getTransaction({ hash }).catch(() => undefined);
+      const onChainNonce = transaction && (await client.getTransactionCount({ address: transaction.from }));
+      if (transaction && transaction.blockNumber === null && transaction.nonce < (onChainNonce as number)) {
+        return "orphaned" as const;
+      }
+      if (Date.now() < deadline) continue;
       const where = transaction
-        ? `still in anvil's pool with nonce ${transaction.nonce}; ${transaction.from} has nonce ${await client.getTransactionCount({ address: transaction.from })} on chain`
+        ? `still in anvil's pool with nonce ${transaction.nonce}; ${transaction.from} has nonce ${onChainNonce} on chain`
         : "dropped by anvil (as it drops a transaction whose nonce is past its sender's on chain)";
       throw new Error(
         `${what}: transaction ${hash} got no receipt within ${RECEIPT_TIMEOUT_MS / 1_000} s, ${where}; head ${await client.getBlockNumber({ cacheTime: 0 })}, pool ${JSON.stringify(await client.getTxpoolStatus())}`,
@@ -189,9 +218,8 @@ export async function startTestChain(options: { anvil?: Anvil } = {}) {
 
     /** A plain ETH transfer, mined; returns its hash. */
     async sendEth(from: Address, to: Address, value: bigint) {
-      const hash = await chain.sendRaw(from, to, { value, gas: 21_000n });
-      await receiptOf(hash, `ETH transfer from ${from}`);
-      return hash;
+      const receipt = await landed(() => chain.sendRaw(from, to, { value, gas: 21_000n }), `ETH transfer from ${from}`);
+      return receipt.transactionHash;
     },
 
     /** Calldata of an `issue` the registry refuses (an empty CID): the transaction is mined, and reverts. */
