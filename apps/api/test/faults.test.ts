@@ -306,14 +306,40 @@ async function expectAllSucceed(mix: Array<() => Call>) {
   ).toEqual([]);
 }
 
+/** Runs `fault` 300 ms into a load of `ms`; every answer of the load, and when the fault struck. */
+async function faultUnderLoad(mix: Array<() => Call>, ms: number, fault: () => unknown) {
+  const during = load(mix, ms);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await fault();
+  const struckAt = performance.now();
+  return { outage: await during, struckAt };
+}
+
 /** Kills `server` while a load runs: requests in flight meet dropped connections, later ones a refused port. */
 async function killUnderLoad(server: PrivateServer, mix: Array<() => Call>) {
-  const during = load(mix, 4_000);
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  await server.kill();
-  const killedAt = performance.now();
-  return { outage: await during, killedAt };
+  const { outage, struckAt } = await faultUnderLoad(mix, 4_000, () => server.kill());
+  return { outage, killedAt: struckAt };
 }
+
+/** Milliseconds until every call of `mix` succeeds again. */
+function recovery(what: string, mix: Array<() => Call>): Promise<number> {
+  return waitFor(what, async () => {
+    const outcomes = await Promise.all(mix.map((make) => call(make())));
+    return outcomes.every((o) => o.status === 200);
+  });
+}
+
+/** The answer is 503 SERVICE_UNAVAILABLE. */
+function expectUnavailable(outcome: Outcome) {
+  expect([outcome.status, errorCode(outcome)], `${outcome.name}: ${outcome.body}`).toEqual([
+    503,
+    "SERVICE_UNAVAILABLE",
+  ]);
+}
+
+/** One line about an outage for the test's output: its answers by procedure and status, and the slowest. */
+const describeOutage = (outage: Outcome[]) =>
+  `${outage.length} answers ${JSON.stringify(tally(outage))}, slowest ${Math.round(Math.max(...outage.map((o) => o.ms)))} ms`;
 
 describe.skipIf(privateServersUnavailable())("faults", () => {
   test("behavior: MariaDB killed under load: 503s within bounded time, /readyz names the database, recovery without a restart", async () => {
@@ -330,19 +356,13 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
     expect(JSON.parse(ready.body).reason).toMatch(/^cannot reach MySQL at 127\.0\.0\.1:\d+ \(DATABASE_URL\)/);
     expect((await call({ name: "/healthz", path: "/healthz" })).status).toBe(200);
     for (const outcome of downAnswers) {
-      expect([outcome.status, errorCode(outcome)], `${outcome.name}: ${outcome.body}`).toEqual([
-        503,
-        "SERVICE_UNAVAILABLE",
-      ]);
+      expectUnavailable(outcome);
     }
     expect(downAnswers.length).toBeGreaterThan(20);
 
     const restartedAt = Date.now();
     await mariadb.start();
-    const recoveryMs = await waitFor("reads to succeed again", async () => {
-      const outcomes = await Promise.all(mix.map((make) => call(make())));
-      return outcomes.every((o) => o.status === 200);
-    });
+    const recoveryMs = await recovery("reads to succeed again", mix);
     console.info(
       `MariaDB down: ${outage.length} answers ${JSON.stringify(tally(outage))}; API recovered ${recoveryMs} ms after the server answered (${Date.now() - restartedAt} ms after restart)`,
     );
@@ -355,19 +375,12 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
     const mix = [...reads, trpc.login];
     await expectAllSucceed(mix);
 
-    const during = load(mix, 5_000);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    mariadb.freeze();
-    const frozenAt = performance.now();
-    const outage = await during;
+    const { outage, struckAt: frozenAt } = await faultUnderLoad(mix, 5_000, () => mariadb.freeze());
     // Every request got an answer in bounded time (no hang until the client gave up), none a 500.
     expectWellFormed(outage);
     const downAnswers = outage.filter((o) => o.at > frozenAt + CACHE_TTL_MS + 200);
     for (const outcome of downAnswers) {
-      expect([outcome.status, errorCode(outcome)], `${outcome.name}: ${outcome.body}`).toEqual([
-        503,
-        "SERVICE_UNAVAILABLE",
-      ]);
+      expectUnavailable(outcome);
     }
     expect(downAnswers.length).toBeGreaterThan(10);
     const ready = await call({ name: "/readyz", path: "/readyz" });
@@ -378,12 +391,9 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
 
     const thawedAt = Date.now();
     mariadb.thaw();
-    const recoveryMs = await waitFor("reads to succeed again", async () => {
-      const outcomes = await Promise.all(mix.map((make) => call(make())));
-      return outcomes.every((o) => o.status === 200);
-    });
+    const recoveryMs = await recovery("reads to succeed again", mix);
     console.info(
-      `MariaDB frozen: ${outage.length} answers ${JSON.stringify(tally(outage))}, slowest ${Math.round(Math.max(...outage.map((o) => o.ms)))} ms; API recovered ${recoveryMs} ms after the thaw (${Date.now() - thawedAt} ms)`,
+      `MariaDB frozen: ${describeOutage(outage)}; API recovered ${recoveryMs} ms after the thaw (${Date.now() - thawedAt} ms)`,
     );
     await expectAllSucceed(mix);
     expect(api.child.exitCode).toBeNull();
@@ -407,11 +417,7 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
       // Reads need only the database (the rate limit fails open by default, the read cache falls through).
       if (withoutRedis.some((make) => make().name === outcome.name)) expect(outcome.status, outcome.body).toBe(200);
       // Logins and nonces fail closed (their limits cannot be counted); a transfer cannot be queued.
-      else
-        expect([outcome.status, errorCode(outcome)], `${outcome.name}: ${outcome.body}`).toEqual([
-          503,
-          "SERVICE_UNAVAILABLE",
-        ]);
+      else expectUnavailable(outcome);
     }
     expect(downAnswers.length).toBeGreaterThan(20);
     // The database is what readiness is about: an API without Redis still serves reads.
@@ -419,10 +425,7 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
 
     const restartedAt = Date.now();
     await redis.start();
-    const recoveryMs = await waitFor("every procedure to succeed again", async () => {
-      const outcomes = await Promise.all(mix.map((make) => call(make())));
-      return outcomes.every((o) => o.status === 200);
-    });
+    const recoveryMs = await recovery("every procedure to succeed again", mix);
     console.info(
       `Redis down: ${outage.length} answers ${JSON.stringify(tally(outage))}; API recovered ${recoveryMs} ms after the server answered (${Date.now() - restartedAt} ms after restart)`,
     );
@@ -436,31 +439,20 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
     const mix = [...reads, trpc.login, transfer, trpc.siweNonce];
     await expectAllSucceed(mix);
 
-    const during = load(mix, 6_000);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    redis.freeze();
-    const frozenAt = performance.now();
-    const outage = await during;
+    const { outage, struckAt: frozenAt } = await faultUnderLoad(mix, 6_000, () => redis.freeze());
     const thawedAt = Date.now();
     redis.thaw();
     expectWellFormed(outage);
     const downAnswers = outage.filter((o) => o.at > frozenAt + 200);
     for (const outcome of downAnswers) {
       if (reads.some((make) => make().name === outcome.name)) expect(outcome.status, outcome.body).toBe(200);
-      else
-        expect([outcome.status, errorCode(outcome)], `${outcome.name}: ${outcome.body}`).toEqual([
-          503,
-          "SERVICE_UNAVAILABLE",
-        ]);
+      else expectUnavailable(outcome);
     }
     expect(downAnswers.length).toBeGreaterThan(10);
 
-    const recoveryMs = await waitFor("every procedure to succeed again", async () => {
-      const outcomes = await Promise.all(mix.map((make) => call(make())));
-      return outcomes.every((o) => o.status === 200);
-    });
+    const recoveryMs = await recovery("every procedure to succeed again", mix);
     console.info(
-      `Redis frozen: ${outage.length} answers ${JSON.stringify(tally(outage))}, slowest ${Math.round(Math.max(...outage.map((o) => o.ms)))} ms; API recovered ${recoveryMs} ms after the thaw (${Date.now() - thawedAt} ms)`,
+      `Redis frozen: ${describeOutage(outage)}; API recovered ${recoveryMs} ms after the thaw (${Date.now() - thawedAt} ms)`,
     );
     await expectAllSucceed(mix);
     expect(api.child.exitCode).toBeNull();
