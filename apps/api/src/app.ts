@@ -1,15 +1,13 @@
 import { describeMysqlError, registerPoolMetrics } from "@certchain/db";
 import { formatBytes } from "@certchain/storage";
-import { trpcServer } from "@hono/trpc-server";
 import { sql } from "drizzle-orm";
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
-import { type ApiDeps, createRequestContext } from "./context.ts";
-import { accessLog, rememberUser, requestIdOf } from "./http/access-log.ts";
-import { clientIp } from "./http/client-ip.ts";
+import type { ApiDeps } from "./context.ts";
+import { accessLog, requestIdOf } from "./http/access-log.ts";
 import { createDocsRoutes } from "./http/docs.ts";
 import { createGatewayRoutes } from "./http/gateway.ts";
 import { loggableError } from "./http/log-error.ts";
@@ -18,16 +16,10 @@ import { createOpenApiRoutes } from "./http/openapi.ts";
 import { setResponseHeader } from "./http/response-headers.ts";
 import { createRestRoutes } from "./http/rest.ts";
 import { rejectCrossSiteCookieWrites } from "./http/security.ts";
-import { apiKeyOf, verifySignedRequests } from "./http/signatures.ts";
-import {
-  RETRY_AFTER_SECONDS,
-  reportUnavailable,
-  toUnavailableError,
-  unavailableMessage,
-  unavailableService,
-} from "./http/unavailable.ts";
+import { verifySignedRequests } from "./http/signatures.ts";
+import { createTrpcHandlers } from "./http/trpc-handlers.ts";
+import { RETRY_AFTER_SECONDS, reportUnavailable, unavailableMessage, unavailableService } from "./http/unavailable.ts";
 import { createVerifyPages } from "./http/verify-pages.tsx";
-import { appRouter } from "./root.ts";
 
 /** JSON bodies of tRPC and REST calls; document uploads have their own, larger limit. */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -44,8 +36,6 @@ const UPLOAD_PATHS = new Set([
   "/api/certificates/create",
   "/api/certificates/verify-document",
 ]);
-/** Calls per tRPC batch request: batching must not multiply what one request may cost. */
-const MAX_BATCH_SIZE = 10;
 
 const tooLarge = bodyLimit({
   maxSize: MAX_JSON_BODY_BYTES,
@@ -107,6 +97,7 @@ export function createApp(deps: ApiDeps) {
     if (c.req.method === "GET" || c.req.method === "HEAD") return next();
     return (UPLOAD_PATHS.has(c.req.path) ? uploadTooLarge : tooLarge)(c, next);
   };
+  const trpc = createTrpcHandlers(deps);
   const metrics = createApiMetrics();
   if (deps.pool) registerPoolMetrics(metrics.registry, deps.pool);
   deps.cache.registerMetrics(metrics.registry);
@@ -162,38 +153,8 @@ export function createApp(deps: ApiDeps) {
       .use("/api/*", verifySignedRequests(deps))
       .use("/trpc/*", deps.limits.signedRequests)
       .use("/api/*", deps.limits.signedRequests)
-      .use(
-        "/trpc/*",
-        trpcServer({
-          endpoint: "/trpc",
-          maxBatchSize: MAX_BATCH_SIZE,
-          router: appRouter,
-          createContext: async (opts, c) => {
-            const ctx = await createRequestContext(
-              deps,
-              {
-                headers: opts.req.headers,
-                ip: clientIp(c, deps.config.trustProxy),
-                requestId: requestIdOf(c),
-                apiKey: apiKeyOf(c),
-              },
-              opts.resHeaders,
-            ).catch((error: unknown) => {
-              // Resolving the caller reads the database: while it is down, 503 rather than 500.
-              throw toUnavailableError(error, opts.resHeaders, deps.logger) ?? error;
-            });
-            rememberUser(c, (ctx.session ?? ctx.apiKey)?.user.id);
-            return ctx;
-          },
-          onError: ({ error, path, ctx }) => {
-            // Client errors are the client's business; only our own failures are logged.
-            if (error.code === "INTERNAL_SERVER_ERROR") {
-              const reqId = ctx?.meta.requestId;
-              deps.logger.error({ err: loggableError(error.cause ?? error), reqId, path }, "Procedure failed");
-            }
-          },
-        }),
-      )
+      .use("/trpc/*", trpc.queries)
+      .use("/trpc/*", trpc.adapter)
       .route("/api", createRestRoutes(deps))
       .route("/api", createOpenApiRoutes())
       .route("/docs", createDocsRoutes())
