@@ -399,6 +399,31 @@ describe.skipIf(privateServersUnavailable())("faults", () => {
     expect(api.child.exitCode).toBeNull();
   });
 
+  test("behavior: a statement stuck behind another client's lock is stopped by MariaDB at API_DB_TIMEOUT_MS: 503", async () => {
+    const mix = [...reads, trpc.login];
+    const locker = await database.pool.getConnection();
+    try {
+      await locker.query("LOCK TABLES certificates WRITE");
+      const started = performance.now();
+      // A read the cache does not serve, so it must wait for the table.
+      const stuck = await call(trpc.certificateList());
+      const ms = performance.now() - started;
+      expectUnavailable(stuck);
+      // The server's deadline: the client's own, one second later, would also have ended the pooled connection.
+      expect(ms).toBeGreaterThanOrEqual(DB_TIMEOUT_MS - 50);
+      expect(ms).toBeLessThan(DB_TIMEOUT_MS + 800);
+      // And the server stopped working on it: a statement the client had merely given up on would still be waiting.
+      const [waiting] = await locker.query(
+        "SELECT id, info FROM information_schema.PROCESSLIST WHERE info LIKE '%from `certificates`%' AND id <> CONNECTION_ID()",
+      );
+      expect(waiting).toEqual([]);
+    } finally {
+      await locker.query("UNLOCK TABLES");
+      locker.release();
+    }
+    await expectAllSucceed(mix);
+  });
+
   test("behavior: Redis killed under load: reads keep working, what needs Redis is 503 at once, recovery without a restart", async () => {
     let keys = 0;
     const transfer = () => trpc.transfer(`faults-transfer-${keys++}`);

@@ -48,11 +48,15 @@ export type CreateDbOptions = {
   slowQueryMs?: number;
   onSlowQuery?: (query: SlowQuery) => void;
   /**
-   * Longest wait for a statement's answer, for a free pooled connection, and for a new connection's handshake
-   * (default: none for statements and pooled connections, 10 s for handshakes). A statement past it ends its
-   * connection: the caller gets a connection error, as if the server were gone, and the pool opens a new connection.
-   * A caller still waiting for a pooled connection gets the same error. For a server that stops answering without closing its
-   * connections (frozen, overloaded, a network path that drops packets), where nothing else would ever end the wait.
+   * Longest run of a statement, and longest wait for a free pooled connection and for a new connection's handshake
+   * (default: none for statements and pooled connections, 10 s for handshakes).
+   * - The server stops a statement that runs past it (MariaDB: any statement; MySQL: SELECTs) and answers with an
+   *   error that `isStatementTimeoutError` recognises; the connection stays in use.
+   * - A statement that gets no answer at all one second later ends its connection: the caller gets a connection
+   *   error, as if the server were gone, and the pool opens a new connection. That is for a server that stops
+   *   answering without closing its connections (frozen, a network path that drops packets), where nothing else
+   *   would ever end the wait.
+   * - A caller still waiting for a pooled connection after it gets the same connection error.
    */
   statementTimeoutMs?: number;
 };
@@ -105,11 +109,15 @@ export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db
   const { slowQueryMs, onSlowQuery, statementTimeoutMs } = options;
   const slow = slowQueryMs !== undefined && slowQueryMs > 0 && onSlowQuery ? { slowQueryMs, onSlowQuery } : undefined;
   pool.pool.on("connection", (connection) => {
-    connection.query(SESSION_SETUP_SQL, (error) => {
+    const serverLimit = statementTimeoutMs ? serverStatementLimit(connection, statementTimeoutMs) : undefined;
+    connection.query(serverLimit ? `${SESSION_SETUP_SQL}, ${serverLimit}` : SESSION_SETUP_SQL, (error) => {
       // A connection that is not in UTC would read and write wrong times: drop it rather than hand it out.
       if (error) connection.destroy();
     });
-    if (slow || statementTimeoutMs) watchStatements(connection, { slow, statementTimeoutMs });
+    if (slow || statementTimeoutMs) {
+      const clientDeadlineMs = statementTimeoutMs && statementTimeoutMs + (serverLimit ? CLIENT_DEADLINE_GRACE_MS : 0);
+      watchStatements(connection, { slow, statementTimeoutMs: clientDeadlineMs });
+    }
   });
   const stats = { inUse: 0, waits: 0 };
   pool.pool.on("acquire", () => stats.inUse++);
@@ -133,6 +141,28 @@ export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db
     },
     poolStats: () => ({ max: poolSize, ...stats }),
   };
+}
+
+/**
+ * With a statement timeout, the client's own deadline (for a server that cannot answer at all) comes this much after
+ * the server's, so the two do not race: a statement that merely runs too long is stopped by the server, which answers
+ * with an error and keeps the connection.
+ */
+const CLIENT_DEADLINE_GRACE_MS = 1_000;
+
+/**
+ * The session setting that makes the server stop a statement running past `timeoutMs` and answer with an error
+ * (`isStatementTimeoutError`), so it stops spending work on an answer nobody waits for: MariaDB's
+ * `max_statement_time` covers every statement, MySQL's `max_execution_time` only SELECTs. Undefined when the
+ * handshake did not say which server this is.
+ */
+function serverStatementLimit(connection: CoreConnection, timeoutMs: number): string | undefined {
+  const handshake = (connection as unknown as { _handshakePacket?: { serverVersion?: unknown } })._handshakePacket;
+  const version = handshake?.serverVersion;
+  if (typeof version !== "string") return undefined;
+  return /mariadb/i.test(version)
+    ? `max_statement_time = ${timeoutMs / 1000}`
+    : `max_execution_time = ${Math.ceil(timeoutMs)}`;
 }
 
 type Command = { once(event: "end", listener: () => void): unknown };

@@ -107,3 +107,18 @@ export function isDuplicateKeyError(error: unknown, keyName?: string): boolean {
   }
   return false;
 }
+
+/** MariaDB's ER_STATEMENT_TIMEOUT and MySQL's ER_QUERY_TIMEOUT: the server stopped a statement at its time limit. */
+const STATEMENT_TIMEOUT_ERRNOS = new Set([1969, 3024]);
+
+/**
+ * True when the server stopped a statement that ran past the session's time limit (`statementTimeoutMs` of
+ * `createDb`), wherever the error sits in the cause chain. The connection is still usable; the database is too busy
+ * (or the statement too slow) to answer in time, which callers treat as the database being unavailable for now.
+ */
+export function isStatementTimeoutError(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (STATEMENT_TIMEOUT_ERRNOS.has((e as { errno?: unknown }).errno as number)) return true;
+  }
+  return false;
+}

@@ -10,7 +10,13 @@ export {
   pingDatabase,
   type SlowQuery,
 } from "./client.ts";
-export { describeMysqlError, isConnectionError, isDuplicateKeyError, toDatabaseError } from "./errors.ts";
+export {
+  describeMysqlError,
+  isConnectionError,
+  isDuplicateKeyError,
+  isStatementTimeoutError,
+  toDatabaseError,
+} from "./errors.ts";
 export { isTxRequestId, newTxRequestId, TX_REQUEST_ID_PATTERN, type TxRequestId } from "./ids.ts";
 export { MIGRATIONS_FOLDER, type MigrationResult, migrateDatabase } from "./migrate.ts";
 export { openDatabase, registerPoolMetrics } from "./observe.ts";

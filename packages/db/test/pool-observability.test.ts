@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { createDb, type DbHandle, type SlowQuery } from "../src/client.ts";
-import { isConnectionError } from "../src/errors.ts";
+import { isConnectionError, isStatementTimeoutError } from "../src/errors.ts";
 import { users } from "../src/schema/index.ts";
 import { createTestDatabase, type TestDatabase } from "../src/testing.ts";
 
@@ -73,6 +73,38 @@ test("error: with a statement timeout, a caller waits for a pooled connection no
     const [rows] = await bounded.pool.query("SELECT 2 AS two");
     expect(rows).toEqual([{ two: 2 }]);
     expect(bounded.poolStats().inUse).toBe(0);
+  } finally {
+    await bounded.close();
+  }
+});
+
+test("error: with a statement timeout, the server stops a statement that runs past it, and the connection stays", async () => {
+  const bounded = createDb(database.url, { poolSize: 1, statementTimeoutMs: 400 });
+  const connectionId = async () => {
+    const [rows] =
+      await bounded.pool.query<Array<{ id: number } & import("mysql2").RowDataPacket>>("SELECT CONNECTION_ID() AS id");
+    return rows[0]?.id;
+  };
+  try {
+    const before = await connectionId();
+    const started = performance.now();
+    const stopped = await bounded.pool.query("SELECT SLEEP(5) AS slept").catch((error: unknown) => error);
+    const ms = performance.now() - started;
+    expect(isStatementTimeoutError(stopped), String(stopped)).toBe(true);
+    expect(isConnectionError(stopped)).toBe(false);
+    // The server's deadline, well before the client's own (one second later), which would have ended the connection.
+    expect(ms).toBeGreaterThanOrEqual(350);
+    expect(ms).toBeLessThan(1_300);
+    expect(await connectionId()).toBe(before);
+
+    // Through drizzle too, and the server is no longer running the statement it stopped.
+    const viaDrizzle = await bounded.db.execute(sql`SELECT SLEEP(5)`).catch((error: unknown) => error);
+    expect(isStatementTimeoutError(viaDrizzle), String(viaDrizzle)).toBe(true);
+    const [running] = await handle.pool.query<Array<import("mysql2").RowDataPacket>>(
+      "SELECT id FROM information_schema.PROCESSLIST WHERE id = ? AND info LIKE 'SELECT SLEEP%'",
+      [before],
+    );
+    expect(running).toEqual([]);
   } finally {
     await bounded.close();
   }

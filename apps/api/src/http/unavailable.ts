@@ -1,5 +1,5 @@
 import type { Logger } from "@certchain/common";
-import { isConnectionError } from "@certchain/db";
+import { isConnectionError, isStatementTimeoutError } from "@certchain/db";
 import { TRPCError } from "@trpc/server";
 
 /**
@@ -25,8 +25,9 @@ const REDIS_UNAVAILABLE =
 export function unavailableService(error: unknown): UnavailableService | undefined {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
     if (e instanceof ServiceUnavailableError) return e.service;
-    // Refused, lost, reset, timed out, too many connections; a failed statement on a live connection is not.
-    if (isConnectionError(e)) return "database";
+    // Refused, lost, reset, timed out, too many connections, or a statement the server stopped at the time limit;
+    // any other failed statement on a live connection is not.
+    if (isConnectionError(e) || isStatementTimeoutError(e)) return "database";
     if (e.name === "MaxRetriesPerRequestError" || REDIS_UNAVAILABLE.test(e.message)) return "redis";
   }
   return undefined;
