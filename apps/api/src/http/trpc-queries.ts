@@ -46,7 +46,7 @@ type CallOutcome = { result: { data: unknown } } | { error: unknown };
  * Only what it can answer exactly as the adapter would is answered here. Everything else goes on to the adapter, which
  * stays the reference (a test compares the two answer by answer): mutations and subscriptions, streaming
  * (`trpc-accept` or an `accept` naming JSON lines), unknown procedures, another content type, percent-encoded paths,
- * input that is not JSON, and oversized batches, whose errors the adapter words.
+ * fragments, connection parameters, input that is not JSON, and oversized batches, whose errors the adapter words.
  */
 export function directQueries<TContext>(options: DirectQueriesOptions<TContext>): MiddlewareHandler {
   const { router } = options;
@@ -59,17 +59,24 @@ export function directQueries<TContext>(options: DirectQueriesOptions<TContext>)
     if (c.req.method !== "GET") return undefined;
     const path = c.req.path;
     if (!path.startsWith(prefix)) return undefined;
-    // URLSearchParams, as the adapter reads the query string (`+` is a space, the first of repeated names wins).
     const url = c.req.url;
+    // A raw request target may keep a fragment, which the adapter (and the request's signature) leave out.
+    if (url.includes("#")) return undefined;
     const queryStart = url.indexOf("?");
     // A percent-encoded path is decoded differently by Hono and by tRPC: the adapter's reading is the one that counts.
     if (url.lastIndexOf("%", queryStart === -1 ? undefined : queryStart) !== -1) return undefined;
+    const query = queryStart === -1 ? "" : url.slice(queryStart + 1);
+    // URLSearchParams reads the query string as the adapter does (`+` is a space, the first of repeated names wins),
+    // except a leading `?`, which the adapter keeps in the first name.
+    if (query.startsWith("?")) return undefined;
+    const search = new URLSearchParams(query);
+    // The adapter parses and checks connection parameters on every request.
+    if (search.has("connectionParams")) return undefined;
     const contentType = c.req.header("content-type");
     if (contentType !== undefined && !contentType.startsWith("application/json")) return undefined;
     if (c.req.header("trpc-accept") !== undefined || c.req.header("accept")?.includes("application/jsonl")) {
       return undefined;
     }
-    const search = new URLSearchParams(queryStart === -1 ? "" : url.slice(queryStart + 1));
     const batch = search.get("batch") === "1";
     const paths = batch ? path.slice(prefix.length).split(",") : [path.slice(prefix.length)];
     if (paths.length > options.maxBatchSize) return undefined;
