@@ -181,9 +181,20 @@ export function createLimits(config: Config, logger: Logger): Limits {
   };
 }
 
-/** A tRPC batch (`/trpc/a,b,c`) counts each of its calls. */
-const callsIn = (c: HonoContext) =>
-  c.req.path.startsWith("/trpc/") ? c.req.path.slice("/trpc/".length).split(",").length : 1;
+/**
+ * A tRPC batch (`/trpc/a,b,c`) counts each of its calls, with the path decoded as tRPC decodes it: Hono leaves a `%2C`
+ * encoded, and tRPC reads it as a comma.
+ */
+function callsIn(c: HonoContext): number {
+  if (!c.req.path.startsWith("/trpc/")) return 1;
+  const names = c.req.path.slice("/trpc/".length);
+  try {
+    return decodeURIComponent(names).split(",").length;
+  } catch {
+    // tRPC refuses a path it cannot decode without calling anything.
+    return names.split(",").length;
+  }
+}
 
 function tooManyRequests(c: HonoContext, error: RateLimitedError): Response {
   c.header("retry-after", String(error.retryAfterSeconds));
