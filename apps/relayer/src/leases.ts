@@ -34,16 +34,25 @@ const RELEASE = `
 if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
 return 0`;
 
+/** The scripts as commands of the connection: ioredis sends their SHA (EVALSHA), and the script only when Redis lacks it. */
+type LeaseCommands = {
+  certchainLeaseAcquire(key: string, owner: string, ttlMs: string): Promise<number>;
+  certchainLeaseRelease(key: string, owner: string): Promise<number>;
+};
+
 export function createLeases(redis: Redis, prefix: string): Leases {
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   const key = (name: string) => `${prefix}:relayer:lease:${name}`;
+  redis.defineCommand("certchainLeaseAcquire", { numberOfKeys: 1, lua: ACQUIRE });
+  redis.defineCommand("certchainLeaseRelease", { numberOfKeys: 1, lua: RELEASE });
+  const commands = redis as unknown as LeaseCommands;
   return {
     owner,
     async acquire(name, ttlMs) {
-      return (await redis.eval(ACQUIRE, 1, key(name), owner, String(Math.ceil(ttlMs)))) === 1;
+      return (await commands.certchainLeaseAcquire(key(name), owner, String(Math.ceil(ttlMs)))) === 1;
     },
     async release(name) {
-      await redis.eval(RELEASE, 1, key(name), owner);
+      await commands.certchainLeaseRelease(key(name), owner);
     },
     async heldElsewhere(name) {
       const holder = await redis.get(key(name));
