@@ -71,7 +71,8 @@ beforeAll(async () => {
     STORAGE_DIR: storageDir,
     // Cached reads (certificates.get, first pages of listings) outlive the database by at most this much.
     CACHE_TTL_MS: String(CACHE_TTL_MS),
-    // A statement unanswered this long ends its connection: a frozen server gets 503s, not hung requests.
+    // MariaDB stops a statement running this long, and one unanswered a second longer ends its connection: a slow
+    // or frozen server gets 503s, not hung requests.
     API_DB_TIMEOUT_MS: String(DB_TIMEOUT_MS),
     // Every request of this file comes from one address: keep the per-IP limits out of the way.
     RATE_LIMIT_PER_MINUTE: "1000000",

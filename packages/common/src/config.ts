@@ -129,7 +129,8 @@ const envSchema = z
       .int("must be a whole number of milliseconds")
       .min(0, "must be 0 (off) or more")
       .default(500),
-    API_DB_TIMEOUT_MS: positiveInt("milliseconds").default(10_000),
+    // At most an hour: beyond that a request no longer waits for anything, and timers overflow past 24 days.
+    API_DB_TIMEOUT_MS: positiveInt("milliseconds").max(3_600_000, "must be at most 3600000 (an hour)").default(10_000),
     RELAYER_CONCURRENCY: positiveInt("jobs").max(1000, "must be at most 1000 jobs").default(50),
     RELAYER_POLL_MS: positiveInt("milliseconds").default(1000),
     RELAYER_REPLACE_AFTER_MS: positiveInt("milliseconds").default(60_000),

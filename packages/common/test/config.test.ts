@@ -94,6 +94,7 @@ describe("loadConfig", () => {
     ["DB_POOL_SIZE", "0", "DB_POOL_SIZE must be at least 1"],
     ["DB_POOL_SIZE", "5000", "DB_POOL_SIZE must be at most 1000 connections"],
     ["DB_SLOW_QUERY_MS", "-1", "DB_SLOW_QUERY_MS must be 0 (off) or more"],
+    ["API_DB_TIMEOUT_MS", "3600001", "API_DB_TIMEOUT_MS must be at most 3600000 (an hour)"],
     ["HTTP_REDIRECT_PORT", "8080", "HTTP_REDIRECT_PORT redirects to HTTPS, so it needs TLS_CERT_FILE and TLS_KEY_FILE"],
   ])("error: %s=%s names the variable in one line", (name, value, expected) => {
     const attempt = () => loadConfig({ [name]: value });

@@ -55,7 +55,8 @@ export type CreateDbOptions = {
    * - A statement that gets no answer at all one second later ends its connection: the caller gets a connection
    *   error, as if the server were gone, and the pool opens a new connection. That is for a server that stops
    *   answering without closing its connections (frozen, a network path that drops packets), where nothing else
-   *   would ever end the wait.
+   *   would ever end the wait. On a connection whose server refused the limit (an older MySQL, a proxy that
+   *   reports another server's version), and for MySQL's writes, this deadline at the timeout itself is the only one.
    * - A caller still waiting for a pooled connection after it gets the same connection error.
    */
   statementTimeoutMs?: number;
@@ -109,15 +110,19 @@ export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db
   const { slowQueryMs, onSlowQuery, statementTimeoutMs } = options;
   const slow = slowQueryMs !== undefined && slowQueryMs > 0 && onSlowQuery ? { slowQueryMs, onSlowQuery } : undefined;
   pool.pool.on("connection", (connection) => {
-    const serverLimit = statementTimeoutMs ? serverStatementLimit(connection, statementTimeoutMs) : undefined;
-    connection.query(serverLimit ? `${SESSION_SETUP_SQL}, ${serverLimit}` : SESSION_SETUP_SQL, (error) => {
+    connection.query(SESSION_SETUP_SQL, (error) => {
       // A connection that is not in UTC would read and write wrong times: drop it rather than hand it out.
       if (error) connection.destroy();
     });
-    if (slow || statementTimeoutMs) {
-      const clientDeadlineMs = statementTimeoutMs && statementTimeoutMs + (serverLimit ? CLIENT_DEADLINE_GRACE_MS : 0);
-      watchStatements(connection, { slow, statementTimeoutMs: clientDeadlineMs });
+    let clientDeadlineMs = statementTimeoutMs;
+    if (statementTimeoutMs) {
+      // Best effort, on its own: a server without the setting (an older MySQL, a proxy reporting another server's
+      // version) keeps only the client's deadline, at the timeout itself.
+      connection.query(`SET SESSION ${serverStatementLimit(connection, statementTimeoutMs)}`, (error) => {
+        if (!error) clientDeadlineMs = statementTimeoutMs + CLIENT_DEADLINE_GRACE_MS;
+      });
     }
+    if (slow || statementTimeoutMs) watchStatements(connection, { slow, statementTimeoutMs: () => clientDeadlineMs });
   });
   const stats = { inUse: 0, waits: 0 };
   pool.pool.on("acquire", () => stats.inUse++);
@@ -153,14 +158,12 @@ const CLIENT_DEADLINE_GRACE_MS = 1_000;
 /**
  * The session setting that makes the server stop a statement running past `timeoutMs` and answer with an error
  * (`isStatementTimeoutError`), so it stops spending work on an answer nobody waits for: MariaDB's
- * `max_statement_time` covers every statement, MySQL's `max_execution_time` only SELECTs. Undefined when the
- * handshake did not say which server this is.
+ * `max_statement_time` covers every statement, MySQL's `max_execution_time` only SELECTs. Which server it is comes
+ * from the version in its handshake, as mysql2 itself tells them apart.
  */
-function serverStatementLimit(connection: CoreConnection, timeoutMs: number): string | undefined {
+function serverStatementLimit(connection: CoreConnection, timeoutMs: number): string {
   const handshake = (connection as unknown as { _handshakePacket?: { serverVersion?: unknown } })._handshakePacket;
-  const version = handshake?.serverVersion;
-  if (typeof version !== "string") return undefined;
-  return /mariadb/i.test(version)
+  return /mariadb/i.test(String(handshake?.serverVersion ?? ""))
     ? `max_statement_time = ${timeoutMs / 1000}`
     : `max_execution_time = ${Math.ceil(timeoutMs)}`;
 }
@@ -218,9 +221,13 @@ function statementText(first: unknown): string {
  */
 function watchStatements(
   connection: CoreConnection,
-  options: { slow?: { slowQueryMs: number; onSlowQuery: (query: SlowQuery) => void }; statementTimeoutMs?: number },
+  options: {
+    slow?: { slowQueryMs: number; onSlowQuery: (query: SlowQuery) => void };
+    /** The client's deadline for a statement sent now (it depends on whether the server took its own limit). */
+    statementTimeoutMs: () => number | undefined;
+  },
 ): void {
-  const { slow, statementTimeoutMs } = options;
+  const { slow } = options;
   for (const method of ["query", "execute"] as const) {
     const send = connection[method] as (...args: unknown[]) => Command;
     (connection as unknown as Record<string, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
@@ -228,9 +235,8 @@ function watchStatements(
       const text = slow ? statementText(args[0]) : "";
       const started = performance.now();
       const command = send.apply(this, args);
-      const deadline = statementTimeoutMs
-        ? setTimeout(() => abandon(connection, command, statementTimeoutMs), statementTimeoutMs)
-        : undefined;
+      const timeoutMs = options.statementTimeoutMs();
+      const deadline = timeoutMs ? setTimeout(() => abandon(connection, command, timeoutMs), timeoutMs) : undefined;
       deadline?.unref();
       command.once("end", () => {
         clearTimeout(deadline);

@@ -109,3 +109,24 @@ test("error: with a statement timeout, the server stops a statement that runs pa
     await bounded.close();
   }
 });
+
+test("error: a server that refuses the statement limit (a proxy reporting another version) keeps the client's deadline", async () => {
+  const bounded = createDb(database.url, { poolSize: 1, statementTimeoutMs: 400 });
+  // ProxySQL in front of MariaDB reports a MySQL version: the limit then named (MySQL's) does not exist here.
+  bounded.pool.pool.prependListener("connection", (connection) => {
+    (connection as unknown as { _handshakePacket: { serverVersion: string } })._handshakePacket.serverVersion =
+      "8.0.11";
+  });
+  try {
+    const [rows] = await bounded.pool.query("SELECT @@time_zone AS zone, @@max_statement_time AS limited");
+    expect(rows).toEqual([{ zone: "+00:00", limited: 0 }]);
+    const started = performance.now();
+    const abandoned = await bounded.pool.query("SELECT SLEEP(5)").catch((error: unknown) => error);
+    const ms = performance.now() - started;
+    expect(isConnectionError(abandoned), String(abandoned)).toBe(true);
+    expect(ms).toBeGreaterThanOrEqual(350);
+    expect(ms).toBeLessThan(1_300);
+  } finally {
+    await bounded.close();
+  }
+});
