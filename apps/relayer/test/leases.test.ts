@@ -26,6 +26,12 @@ afterAll(async () => {
   await redis?.dispose();
 });
 
+/** How often this Redis has answered NOSCRIPT since it started. */
+async function noScriptErrors(): Promise<number> {
+  const stats = await first.info("errorstats");
+  return Number(/^errorstat_NOSCRIPT:count=(\d+)/m.exec(stats)?.[1] ?? 0);
+}
+
 describe.skipIf(privateServersUnavailable())("leases", () => {
   test("default: one holder at a time; the holder extends and releases, and only it can", async () => {
     const a = createLeases(first, prefix);
@@ -60,12 +66,18 @@ describe.skipIf(privateServersUnavailable())("leases", () => {
     expect(await b.acquire("expiring", 5_000)).toBe(true);
   });
 
-  test("behavior: after a Redis restart (which forgets loaded scripts), leases keep working", async () => {
+  test("behavior: when Redis forgets its scripts (SCRIPT FLUSH, a restart), leases keep working", async () => {
     const a = createLeases(first, prefix);
-    expect(await a.acquire("after-restart", 5_000)).toBe(true);
+    expect(await a.acquire("after-flush", 5_000)).toBe(true);
+    const noScriptBefore = await noScriptErrors();
+    await first.script("FLUSH");
+    // The connection sends the script's SHA, Redis answers NOSCRIPT, and the client sends the whole script once more.
+    expect(await a.acquire("after-flush", 5_000)).toBe(true);
+    expect(await noScriptErrors()).toBe(noScriptBefore + 1);
+
+    // After a restart the connection is new, and a new connection sends the whole script first.
     await redis.kill();
     await redis.start();
-    // The scripts go by their SHA: Redis answers NOSCRIPT, and the client sends the whole script once more.
     expect(await a.acquire("after-restart", 5_000)).toBe(true);
     await a.release("after-restart");
     expect(await first.exists(leaseKey("after-restart"))).toBe(0);
