@@ -8,8 +8,8 @@
  * 3. Measures `certificates.get`'s CPU per call layer by layer, in-process (`api/layers.ts`): where the time goes.
  * 4. Baseline: a bare Hono route running `certificates.get`'s recorded SQL with mysql2 (`api/baseline-server.ts`).
  * 5. The real API (`apps/api/src/main.ts`, as deployed but with its read cache off) under autocannon:
- *    `certificates.get` over tRPC and REST, the list procedures, `account.transactions` with a session, and
- *    `auth.login`.
+ *    `certificates.get` over tRPC and REST, taking turns with the baseline for three rounds (the ratios compare the
+ *    means), then the list procedures, `account.transactions` with a session, and `auth.login`.
  * 6. The read cache's gain: `certificates.get` (a hot set of ids, and all of them) and the first pages of
  *    `market.listings`, on the API without its cache (5.) and then on one with it (CACHE_TTL_MS as configured, default
  *    5 s), with the cache's hit ratio from its `/metrics`.
@@ -39,7 +39,7 @@ import {
   type RecordingApi,
   startRecordingApi,
 } from "./api/queries.ts";
-import { loadRows, ratioRows, round } from "./api/report.ts";
+import { loadRows, meanOfRuns, ratioRows, round } from "./api/report.ts";
 import { CERTIFICATES, type SeededData, seedDatabase } from "./api/seed.ts";
 import type { Benchmark, BenchmarkResult } from "./types.ts";
 
@@ -53,6 +53,8 @@ const LOGIN_CONNECTIONS = 8;
 const DEFAULT_SECONDS = 10;
 /** Warm-up of a server's first run, which also warms everything the later runs share. */
 const FIRST_RUN_WARMUP_REQUESTS = 5_000;
+/** Rounds in which the baseline and the API's `certificates.get` take turns; the ratios compare their means. */
+const ROUNDS_AGAINST_BASELINE = 3;
 /** A per-client request limit no run reaches: every request comes from 127.0.0.1. */
 const UNLIMITED = 1_000_000_000;
 
@@ -183,21 +185,35 @@ export const benchmark: Benchmark = {
       });
       cleanup.add(() => api.stop());
 
-      // The baseline runs before and after the API's `certificates.get`, so a change in what else the machine is
-      // doing shows up as two different baselines instead of silently skewing the ratio.
+      // The baseline and the API's `certificates.get` (tRPC, then REST) take turns for ROUNDS_AGAINST_BASELINE rounds,
+      // and the ratios compare their means: on this machine one run of the same code can land 30 % from the next, and
+      // a change in what else it is doing then moves both sides instead of silently skewing the ratio.
       const baselineGet: LoadTarget = {
         label: "baseline get",
         connections: CONNECTIONS,
         path: () => `/certificates/${randomTokenId()}`,
       };
       const [trpcGet, restGet, ...otherTargets] = apiTargets(seeded) as [LoadTarget, LoadTarget, ...LoadTarget[]];
-      const baselines = [await measure(baseline, { ...baselineGet, warmupRequests: FIRST_RUN_WARMUP_REQUESTS })];
-      const gets = [
-        await measure(api, { ...trpcGet, warmupRequests: FIRST_RUN_WARMUP_REQUESTS }),
-        await measure(api, restGet),
-      ];
-      baselines.push(await measure(baseline, { ...baselineGet, label: "baseline get (again)" }));
+      const rounds: Record<"baseline" | "trpc" | "rest", LoadResult[]> = { baseline: [], trpc: [], rest: [] };
+      for (let round = 1; round <= ROUNDS_AGAINST_BASELINE; round++) {
+        const warmupRequests = round === 1 ? FIRST_RUN_WARMUP_REQUESTS : undefined;
+        const inRound = (target: LoadTarget): LoadTarget => ({
+          ...target,
+          label: `${target.label}, round ${round}`,
+          warmupRequests,
+        });
+        process.stderr.write(`bench: against the baseline, round ${round} of ${ROUNDS_AGAINST_BASELINE}…\n`);
+        rounds.baseline.push(await runLoad(baseline, inRound(baselineGet), seconds));
+        rounds.trpc.push(await runLoad(api, inRound(trpcGet), seconds));
+        rounds.rest.push(await runLoad(api, inRound(restGet), seconds));
+      }
       await baseline.stop();
+      const baselines = [meanOfRuns(baselineGet.label, rounds.baseline)];
+      const gets = [meanOfRuns(trpcGet.label, rounds.trpc), meanOfRuns(restGet.label, rounds.rest)];
+      for (const load of [...rounds.baseline, ...rounds.trpc, ...rounds.rest]) {
+        for (const sample of load.failureSamples) process.stdout.write(`${load.label}: non-2xx: ${sample}\n`);
+      }
+      loads.push(...baselines, ...gets);
       for (const target of otherTargets) await measure(api, target);
       // The read cache: the same reads without it (the runs above, plus the hot set) and with it.
       const [hotGet, ...cacheTargets] = cachedTargets(seeded, trpcGet) as [LoadTarget, ...LoadTarget[]];

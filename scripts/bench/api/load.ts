@@ -129,6 +129,8 @@ export type LoadResult = {
   serverCpuMsPerRequest: number | undefined;
   /** The first few non-2xx responses, `<status> <body>`. */
   failureSamples: string[];
+  /** For a mean of several runs (`meanOfRuns`): each run's requests/s. */
+  perRunRequestsPerSecond?: number[];
 };
 
 /** Drives `target` against `server` for `seconds` (after its warm-up) at its number of connections. */
