@@ -3,13 +3,12 @@ import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { Hono, type Context as HonoContext } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError, z } from "zod";
-import { type ApiDeps, createRequestContext } from "../context.ts";
+import type { ApiDeps } from "../context.ts";
 import { type AppRouter, appRouter } from "../root.ts";
 import { createCallerFactory, describeInputError } from "../trpc.ts";
-import { rememberUser, requestIdOf } from "./access-log.ts";
-import { clientIp } from "./client-ip.ts";
+import { requestIdOf } from "./access-log.ts";
+import { requestContextOf } from "./caller.ts";
 import { loggableError } from "./log-error.ts";
-import { apiKeyOf } from "./signatures.ts";
 
 const createCaller = createCallerFactory(appRouter);
 
@@ -233,17 +232,7 @@ export function createRestRoutes(deps: ApiDeps): Hono {
   for (const route of restRoutes) {
     rest[route.method](route.path, async (c) => {
       const resHeaders = new Headers();
-      const ctx = await createRequestContext(
-        deps,
-        {
-          headers: c.req.raw.headers,
-          ip: clientIp(c, deps.config.trustProxy),
-          requestId: requestIdOf(c),
-          apiKey: apiKeyOf(c),
-        },
-        resHeaders,
-      );
-      rememberUser(c, (ctx.session ?? ctx.apiKey)?.user.id);
+      const ctx = await requestContextOf(deps, c, resHeaders);
       let response: Response;
       try {
         const output = await callProcedure(createCaller(ctx), route.procedure, await readInput(route, c));

@@ -1,12 +1,10 @@
 import { trpcServer } from "@hono/trpc-server";
 import type { TRPCError } from "@trpc/server";
 import type { Context as HonoContext, MiddlewareHandler } from "hono";
-import { type ApiDeps, type Context, createRequestContext } from "../context.ts";
+import type { ApiDeps, Context } from "../context.ts";
 import { appRouter } from "../root.ts";
-import { rememberUser, requestIdOf } from "./access-log.ts";
-import { clientIp } from "./client-ip.ts";
+import { requestContextOf } from "./caller.ts";
 import { loggableError } from "./log-error.ts";
-import { apiKeyOf } from "./signatures.ts";
 import { directQueries } from "./trpc-queries.ts";
 import { toUnavailableError } from "./unavailable.ts";
 
@@ -27,21 +25,10 @@ export type TrpcHandlers = {
  */
 export function createTrpcHandlers(deps: ApiDeps): TrpcHandlers {
   async function createContext(c: HonoContext, resHeaders: Headers): Promise<Context> {
-    const ctx = await createRequestContext(
-      deps,
-      {
-        headers: c.req.raw.headers,
-        ip: clientIp(c, deps.config.trustProxy),
-        requestId: requestIdOf(c),
-        apiKey: apiKeyOf(c),
-      },
-      resHeaders,
-    ).catch((error: unknown) => {
+    return requestContextOf(deps, c, resHeaders).catch((error: unknown) => {
       // Resolving the caller reads the database: while it is down, 503 rather than 500.
       throw toUnavailableError(error, resHeaders, deps.logger) ?? error;
     });
-    rememberUser(c, (ctx.session ?? ctx.apiKey)?.user.id);
-    return ctx;
   }
   function onError({ error, path, ctx }: { error: TRPCError; path: string | undefined; ctx?: Context | undefined }) {
     // Client errors are the client's business; only our own failures are logged.
