@@ -90,7 +90,20 @@ async function replace(
 
   const previous = parseTransaction(newest.rawTx) as TransactionSerializableEIP1559;
   const account = await deps.signers.accountFor(request.fromAddress);
-  const rawTx = await account.signTransaction({ ...previous, maxFeePerGas, maxPriorityFeePerGas });
+  // Field by field: a parsed transaction carries its signature (r, s, yParity), and viem serializes a transaction's own
+  // signature into the payload it hashes for signing, so spreading `previous` would sign for another sender.
+  const rawTx = await account.signTransaction({
+    type: "eip1559",
+    chainId: previous.chainId,
+    nonce: previous.nonce,
+    to: previous.to,
+    value: previous.value,
+    data: previous.data,
+    gas: previous.gas,
+    accessList: previous.accessList,
+    maxFeePerGas,
+    maxPriorityFeePerGas,
+  });
   const purpose = newest.purpose === "cancel" ? "cancel" : "speed_up";
   const persisted = await deps.store.persistVariant(
     request,
