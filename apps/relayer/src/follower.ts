@@ -33,6 +33,8 @@ const RECEIPT_CACHE_BLOCKS = 512;
 /** Long-waiting `sent` requests considered per pass, and how many are looked after at once. */
 const STALE_PER_PASS = 200;
 const STALE_CONCURRENCY = 10;
+/** A request that keeps failing the same way is reported again only after this long, not on every pass. */
+const REPEAT_WARNING_MS = 60_000;
 
 /** Where the follower stands, shared through Redis so a new lease holder resumes there. */
 type Cursor = { number: string; hash: Hash };
@@ -60,6 +62,8 @@ export function createBlockFollower(
   const nonceUsedSince = new Map<string, number>();
   /** Per wallet with waiting requests: its nonce on chain, and since when it has not moved. */
   const walletProgress = new Map<Address, { nonce: number; since: number }>();
+  /** The last failure reported per request, so a request stuck the same way does not fill the log every poll. */
+  const reported = new Map<string, { message: string; at: number }>();
 
   const readCursor = async (): Promise<Cursor | undefined> => {
     const stored = await redis.get(cursorKey);
@@ -206,6 +210,7 @@ export function createBlockFollower(
     }
     for (const wallet of walletProgress.keys()) if (!byWallet.has(wallet)) walletProgress.delete(wallet);
     for (const id of nonceUsedSince.keys()) if (!due.includes(id)) nonceUsedSince.delete(id);
+    for (const id of reported.keys()) if (!due.includes(id)) reported.delete(id);
     const worker = async () => {
       for (let id = due.shift(); id; id = due.shift()) {
         try {
@@ -223,7 +228,11 @@ export function createBlockFollower(
             await requeueForNewNonce(deps, request, syncWallet);
           }
         } catch (error) {
-          logger.warn({ requestId: id, err: (error as Error).message }, "Failed to look after a sent request");
+          const message = (error as Error).message;
+          const last = reported.get(id);
+          if (last?.message === message && Date.now() - last.at < REPEAT_WARNING_MS) continue;
+          reported.set(id, { message, at: Date.now() });
+          logger.warn({ requestId: id, err: message }, "Failed to look after a sent request");
         }
       }
     };

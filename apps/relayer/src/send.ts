@@ -1,5 +1,5 @@
 import type { TxRequest } from "@certchain/db";
-import { type Address, type Hash, type Hex, keccak256, parseEther } from "viem";
+import { type Address, type Hash, type Hex, keccak256, parseEther, parseTransaction } from "viem";
 import { noopCall } from "./calls.ts";
 import type { RelayerDeps } from "./deps.ts";
 import { type FatalError, RetryableError } from "./errors.ts";
@@ -33,9 +33,7 @@ export async function broadcastVariant(
     await deps.store.markSent(request, txHash);
     return;
   }
-  if (result === "insufficient_funds") {
-    throw new RetryableError(`wallet ${request.fromAddress} cannot pay for ${txHash} yet`);
-  }
+  if (result === "insufficient_funds") throw new RetryableError(await shortOfFunds(deps, request, rawTx, txHash));
   if (result === "nonce_too_high") {
     if (request.fromAddress) await syncWallet(request.fromAddress, true);
     throw new RetryableError(`nonce ${request.nonce} of ${request.fromAddress} is ahead of the chain; filled gaps`);
@@ -49,6 +47,17 @@ export async function broadcastVariant(
     "Found the nonce used; left to the follower",
   );
   await deps.store.markSent(request, txHash);
+}
+
+/** What the node refused: the wallet's balance against the transaction's most it can cost (gas × max fee + value). */
+async function shortOfFunds(deps: RelayerDeps, request: TxRequest, rawTx: Hex, txHash: Hash): Promise<string> {
+  const wallet = request.fromAddress;
+  const tx = parseTransaction(rawTx);
+  const cost = (tx.gas ?? 0n) * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + (tx.value ?? 0n);
+  const balance = wallet
+    ? await deps.chain.client.getBalance({ address: wallet }).then(String, () => "an unknown amount of")
+    : "an unknown amount of";
+  return `wallet ${wallet} cannot pay for ${txHash} (nonce ${tx.nonce}) yet: it holds ${balance} wei, the transaction may cost ${cost} wei`;
 }
 
 /**

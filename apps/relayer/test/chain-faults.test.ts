@@ -1,8 +1,13 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "@certchain/common";
 import { reorgAnvil } from "@certchain/contracts";
 import { txRequestHashes, txRequests, walletNonces } from "@certchain/db";
 import { eq, like, sql } from "drizzle-orm";
+import { parseEther, recoverTransactionAddress, type TransactionSerialized } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { createNonceReservations } from "../src/nonces.ts";
 import type { Relayer } from "../src/relayer.ts";
@@ -60,13 +65,20 @@ describe("stuck, dropped and reorged transactions", () => {
     const fee = (value: bigint | null | undefined) => value ?? 0n;
     expect(fee(bump?.maxFeePerGas) * 10n).toBeGreaterThanOrEqual(fee(original?.maxFeePerGas) * 11n);
     expect(fee(bump?.maxPriorityFeePerGas) * 10n).toBeGreaterThanOrEqual(fee(original?.maxPriorityFeePerGas) * 11n);
+    for (const variant of variants) {
+      const sender = await recoverTransactionAddress({ serializedTransaction: variant.rawTx as TransactionSerialized });
+      expect(sender.toLowerCase(), `sender of the ${variant.purpose} ${variant.txHash}`).toBe(OPERATOR);
+    }
 
     await stack.rpc("anvil_mine", ["0x2"]);
     const [row] = await stack.waitForFinal([id]);
     expect(row?.status).toBe("confirmed");
     const final = await variantsOf(id);
-    expect(final.filter((variant) => variant.status === "mined")).toHaveLength(1);
-    expect(row?.txHash).toBe(final.find((variant) => variant.status === "mined")?.txHash);
+    const mined = final.filter((variant) => variant.status === "mined");
+    expect(mined).toHaveLength(1);
+    // The node took each replacement in place of the one before: what lands is a replacement, not the original.
+    expect(mined[0]?.purpose).toBe("speed_up");
+    expect(row?.txHash).toBe(mined[0]?.txHash);
     expect(await stack.client.getBalance({ address: recipient })).toBe(42n);
     const replacements = (await relayer.metrics.replacements.get()).values[0]?.value ?? 0;
     expect(replacements).toBeGreaterThanOrEqual(2);
@@ -93,6 +105,58 @@ describe("stuck, dropped and reorged transactions", () => {
     expect(row).toMatchObject({ status: "confirmed", txHash: variant?.txHash });
     expect(await variantsOf(id)).toHaveLength(1);
     expect(await stack.client.getBalance({ address: recipient })).toBe(43n);
+  });
+
+  test("behavior: a dropped transaction its wallet cannot pay for any more waits, is reported once with the balance, and lands once paid", async () => {
+    const recipient = "0x00000000000000000000000000000000000000b7";
+    const logDir = mkdtempSync(join(tmpdir(), "certchain-relayer-log-"));
+    try {
+      const spender = await stack.createCustodialUser("spender");
+      await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+      relayer = await stack.startRelayer(
+        { finalityDepth: 2 },
+        { logger: createLogger({ logLevel: "warn", logDir }, "relayer") },
+      );
+      await stack.rpc("evm_setAutomine", [false]);
+      const id = await stack.submit({
+        userId: spender.userId,
+        from: spender.address,
+        idempotencyKey: "unpaid",
+        kind: "eth_transfer",
+        payload: { to: recipient, amount: "44" },
+      });
+      await waitFor("sent", async () => (await statusOf(id)) === "sent");
+      const [variant] = await variantsOf(id);
+      await stack.rpc("anvil_dropTransaction", [variant?.txHash]);
+      await stack.rpc("anvil_setBalance", [spender.address, "0x0"]);
+
+      const warnings = () =>
+        readFileSync(join(logDir, "relayer.log"), "utf8")
+          .split("\n")
+          .filter((line) => line.includes(`cannot pay for ${variant?.txHash}`));
+      const [warning] = await waitFor("the refused rebroadcast reported", async () => {
+        const found = existsSync(join(logDir, "relayer.log")) ? warnings() : [];
+        return found.length > 0 && found;
+      });
+      expect(warning).toContain("it holds 0 wei");
+      // Twenty more polls refused the same way add nothing to the log, and the request is neither failed nor resent.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      expect(warnings()).toHaveLength(1);
+      expect(await statusOf(id)).toBe("sent");
+
+      await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+      await waitFor(
+        "the rebroadcast",
+        async () => (await stack.client.getTransaction({ hash: hashOf(variant) }).catch(() => undefined)) !== undefined,
+      );
+      await stack.rpc("anvil_mine", ["0x2"]);
+      const [row] = await stack.waitForFinal([id]);
+      expect(row).toMatchObject({ status: "confirmed", txHash: variant?.txHash });
+      expect(await variantsOf(id)).toHaveLength(1);
+      expect(await stack.client.getBalance({ address: recipient })).toBe(44n);
+    } finally {
+      rmSync(logDir, { recursive: true, force: true });
+    }
   });
 
   test("behavior: a mined transaction that a reorg drops goes back to sent, is mined again and confirmed once", async () => {

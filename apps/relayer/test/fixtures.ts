@@ -49,10 +49,13 @@ export type Stack = {
   submit(
     request: Omit<SubmitTxRequest, "userId" | "from"> & { userId?: number | null; from?: Address },
   ): Promise<string>;
-  /** Starts an in-process relayer (stopped by `close`); `rpcUrl` puts something between it and anvil. */
+  /**
+   * Starts an in-process relayer (stopped by `close`), silent unless given a logger; `rpcUrl` puts something between
+   * it and anvil.
+   */
   startRelayer(
     overrides?: Partial<RelayerOptions["config"]>,
-    options?: Pick<RelayerOptions, "txLogger"> & { rpcUrl?: string },
+    options?: Partial<Pick<RelayerOptions, "txLogger" | "logger">> & { rpcUrl?: string },
   ): Promise<Relayer>;
   /** A user with a custodial wallet (no ETH: development funding applies). */
   createCustodialUser(name: string): Promise<{ userId: number; address: Address }>;
@@ -102,7 +105,7 @@ export async function startStack(anvilOptions: AnvilOptions = {}, services: Stac
       const relayer = createRelayer({
         ...options,
         config: { ...testRelayerConfig, redisPrefix, ...overrides },
-        logger: createLogger({ logLevel: "silent" }, "relayer"),
+        logger: options.logger ?? createLogger({ logLevel: "silent" }, "relayer"),
         db: database.db,
         redis,
         chain: await connectChain(rpcUrl, 31337),
