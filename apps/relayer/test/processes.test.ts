@@ -99,7 +99,9 @@ describe("relayer processes", () => {
   test("behavior: kill -9 at random steps: every request lands exactly once, no nonce gap, none stuck", async () => {
     const seed = Number(process.env.RELAYER_KILL_SEED ?? Date.now() % 1_000_000);
     const random = seededRandom(seed);
-    const factory = relayerProcesses(stack);
+    // Replacements after 10 s, not a minute: a transaction left waiting (one was, for over a minute, in a CI run under
+    // load) is then replaced within the run, and kills also land amid fee bumps.
+    const factory = relayerProcesses(stack, { RELAYER_REPLACE_AFTER_MS: "10000" });
     factories.push(factory);
     const wallets = await fundedWallets(3, "kill");
     const processes: RelayerProcess[] = [await factory.spawn(), await factory.spawn()];
