@@ -127,8 +127,9 @@ describe("stuck, dropped and reorged transactions", () => {
       });
       await waitFor("sent", async () => (await statusOf(id)) === "sent");
       const [variant] = await variantsOf(id);
-      await stack.rpc("anvil_dropTransaction", [variant?.txHash]);
+      // Emptied first, so no rebroadcast can come between the drop and the balance.
       await stack.rpc("anvil_setBalance", [spender.address, "0x0"]);
+      await stack.rpc("anvil_dropTransaction", [variant?.txHash]);
 
       const warnings = () =>
         readFileSync(join(logDir, "relayer.log"), "utf8")
