@@ -1,6 +1,6 @@
-import { type Db, txRequestHashes, txRequests } from "@certchain/db";
+import { type Db, transactions, txRequestHashes, txRequests } from "@certchain/db";
 import type { TxStatusEvent } from "@certchain/queue";
-import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
 import type { Hash } from "viem";
 import { chunks, lockInStatus, ROW_LOCKS_ONLY } from "./bulk-sql.ts";
 import type { PublishStatus } from "./request-batches.ts";
@@ -31,7 +31,8 @@ export type BlockRecords = {
   /**
    * The block is `FINALITY_DEPTH` deep: each of its requests ends `confirmed`, `failed` (reverted on chain, or its
    * nonce went to a cancellation of a failed request) or `cancelled`. `receipts` gives each transaction's status;
-   * rows whose hash it lacks are left for the next pass. Returns the outcomes by error code for the metrics.
+   * rows whose hash it lacks are left for the next pass. The `transactions` rows of their other broadcasts end
+   * `failed` ("replaced"). Returns the outcomes by error code for the metrics.
    */
   finalizeBlock(
     blockHash: Hash,
@@ -214,6 +215,26 @@ export function createBlockRecords(deps: { db: Db; publish: PublishStatus }): Bl
             .update(txRequests)
             .set({ ...values, confirmedAt: now })
             .where(inArray(txRequests.id, ids));
+        }
+        if (decided.length > 0) {
+          // The request's other broadcasts (the original after a bump, earlier bumps) can never be mined now: their
+          // rows in the user's history end `failed`, not `pending` for ever.
+          await tx
+            .update(transactions)
+            .set({ status: "failed", failureReason: "replaced" })
+            .where(
+              and(
+                inArray(
+                  transactions.txRequestId,
+                  decided.map((item) => item.row.id),
+                ),
+                eq(transactions.status, "pending"),
+                notInArray(
+                  transactions.txHash,
+                  decided.map((item) => item.row.txHash as Hash),
+                ),
+              ),
+            );
         }
         return {
           events: decided.map(

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@certchain/common";
 import { reorgAnvil } from "@certchain/contracts";
-import { txRequestHashes, txRequests, walletNonces } from "@certchain/db";
+import { transactions, txRequestHashes, txRequests, walletNonces } from "@certchain/db";
 import { eq, like, sql } from "drizzle-orm";
 import { parseEther, recoverTransactionAddress, type TransactionSerialized } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
@@ -79,6 +79,14 @@ describe("stuck, dropped and reorged transactions", () => {
     // The node took each replacement in place of the one before: what lands is a replacement, not the original.
     expect(mined[0]?.purpose).toBe("speed_up");
     expect(row?.txHash).toBe(mined[0]?.txHash);
+    // In the history the losers end failed; the winner's row is the indexer's to complete (none runs here).
+    const history = await stack.database.db.select().from(transactions).where(eq(transactions.txRequestId, id));
+    expect(history).toHaveLength(final.length);
+    for (const entry of history) {
+      expect([entry.status, entry.failureReason], entry.txHash).toEqual(
+        entry.txHash === row?.txHash ? ["pending", null] : ["failed", "replaced"],
+      );
+    }
     expect(await stack.client.getBalance({ address: recipient })).toBe(42n);
     const replacements = (await relayer.metrics.replacements.get()).values[0]?.value ?? 0;
     expect(replacements).toBeGreaterThanOrEqual(2);
