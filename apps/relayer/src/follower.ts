@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import type { Address, Hash } from "viem";
 import type { BlockSummary, ReceiptOutcome } from "./chain.ts";
 import type { RelayerDeps } from "./deps.ts";
-import { requeueForNewNonce, type SyncWallet } from "./send.ts";
+import { giveUpNonce, type SyncWallet } from "./send.ts";
 import { STALE_AFTER_POLLS, trackSent } from "./track.ts";
 
 /**
@@ -14,8 +14,8 @@ import { STALE_AFTER_POLLS, trackSent } from "./track.ts";
  *   to `sent`) and finalizes those `FINALITY_DEPTH` deep;
  * - looks after `sent` requests that have waited unusually long, one by one (`trackSent`): found in a block the
  *   follower never read, replaced with higher fees, rebroadcast, or re-queued for a fresh nonce when a foreign
- *   transaction took theirs (decided on two looks some time apart, since re-queueing a request that was in fact
- *   mined would send it twice).
+ *   transaction took theirs (a request only being cancelled ends there); decided on two looks some time apart, since
+ *   re-queueing a request that was in fact mined would send it twice.
  * All of it is in MySQL and on chain, so a new lease holder (after a crash) simply carries on; the cursor in Redis
  * only saves it from re-reading blocks.
  */
@@ -225,7 +225,7 @@ export function createBlockFollower(
           if (since === undefined) nonceUsedSince.set(id, Date.now());
           else if (Date.now() - since >= staleMs) {
             nonceUsedSince.delete(id);
-            await requeueForNewNonce(deps, request, syncWallet);
+            await giveUpNonce(deps, request, syncWallet);
           }
         } catch (error) {
           const message = (error as Error).message;

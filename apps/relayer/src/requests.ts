@@ -61,6 +61,12 @@ export type TxRequestStore = {
    * for a fresh nonce. Safe because none of its variants can be mined any more at that nonce.
    */
   requeueForNewNonce(request: TxRequest): Promise<void>;
+  /**
+   * A foreign transaction used the nonce of a request that was only being cancelled (its failure already decided):
+   * the nonce is used up, which is all the cancel was for, so the request ends `failed` with its recorded reason
+   * (`cancelled` if none) and its variants `dropped`.
+   */
+  endCancelWithLostNonce(request: TxRequest): Promise<void>;
   /** Counts a failed processing attempt; returns the new count. */
   countAttempt(requestId: string): Promise<number>;
 };
@@ -292,6 +298,21 @@ export function createTxRequestStore(deps: { db: Db; publish: PublishStatus }): 
           rawTx: null,
           txHash: null,
           sentAt: null,
+        });
+      }, ROW_LOCKS_ONLY);
+      await publish(events);
+    },
+
+    async endCancelWithLostNonce(request) {
+      const events = await db.transaction(async (tx) => {
+        await tx.select({ id: txRequests.id }).from(txRequests).where(eq(txRequests.id, request.id)).for("update");
+        await tx.update(txRequestHashes).set({ status: "dropped" }).where(eq(txRequestHashes.txRequestId, request.id));
+        await tx
+          .update(transactions)
+          .set({ status: "failed", failureReason: "dropped" })
+          .where(and(eq(transactions.txRequestId, request.id), eq(transactions.status, "pending")));
+        return transition(tx, request, ["signed", "sent"], request.errorCode ? "failed" : "cancelled", {
+          confirmedAt: new Date(),
         });
       }, ROW_LOCKS_ONLY);
       await publish(events);

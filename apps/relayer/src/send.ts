@@ -62,12 +62,19 @@ async function shortOfFunds(deps: RelayerDeps, request: TxRequest, rawTx: Hex, t
 
 /**
  * A foreign transaction took the request's nonce: the request goes back to `queued` for a fresh one, with a job (the
- * one it had is finished), and the wallet is re-aligned with the chain.
+ * one it had is finished), and the wallet is re-aligned with the chain. A request that was only being cancelled (its
+ * every broadcast a cancel of a decided failure) ends instead: sending it again would run the call it failed.
  */
-export async function requeueForNewNonce(deps: RelayerDeps, request: TxRequest, syncWallet: SyncWallet): Promise<void> {
-  deps.logger.warn({ requestId: request.id, nonce: request.nonce }, "Lost nonce to a foreign transaction; re-queued");
-  await deps.store.requeueForNewNonce(request);
-  await deps.enqueue([{ requestId: request.id, kind: request.kind }]);
+export async function giveUpNonce(deps: RelayerDeps, request: TxRequest, syncWallet: SyncWallet): Promise<void> {
+  const variants = await deps.store.variants(request.id);
+  if (variants.length > 0 && variants.every((variant) => variant.purpose === "cancel")) {
+    deps.logger.warn({ requestId: request.id, nonce: request.nonce }, "Lost a cancel's nonce to a foreign transaction");
+    await deps.store.endCancelWithLostNonce(request);
+  } else {
+    deps.logger.warn({ requestId: request.id, nonce: request.nonce }, "Lost nonce to a foreign transaction; re-queued");
+    await deps.store.requeueForNewNonce(request);
+    await deps.enqueue([{ requestId: request.id, kind: request.kind }]);
+  }
   if (request.fromAddress) await syncWallet(request.fromAddress, true);
 }
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@certchain/common";
-import { reorgAnvil } from "@certchain/contracts";
+import { certificateRegistryAbi, reorgAnvil } from "@certchain/contracts";
 import { transactions, txRequestHashes, txRequests, walletNonces } from "@certchain/db";
 import { eq, like, sql } from "drizzle-orm";
 import { parseEther, recoverTransactionAddress, type TransactionSerialized } from "viem";
@@ -366,5 +366,47 @@ describe("nonce self-repair and funds", () => {
     ]);
     expect(fineRow).toMatchObject({ status: "confirmed", nonce: fineNonce });
     expect(await count("latest")).toBe(fineNonce + 1);
+  });
+
+  test("behavior: a failed request whose cancel loses its nonce to a foreign transaction ends failed and never runs", async () => {
+    const farFuture = String(Math.floor(Date.now() / 1000) + 86_400);
+    const registry = stack.deployment.contracts.CertificateRegistry.address;
+    const totalIssued = () =>
+      stack.client.readContract({ address: registry, abi: certificateRegistryAbi, functionName: "totalIssued" });
+    const next = (await totalIssued()) + 1n;
+    // Revoking a certificate that does not exist yet fails; the issue queued after it creates that very certificate.
+    const doomed = await stack.submit({
+      idempotencyKey: "doomed-lost",
+      kind: "revoke",
+      payload: { tokenId: String(next), reason: "x" },
+    });
+    const fine = await stack.submit({
+      idempotencyKey: "fine-lost",
+      kind: "issue",
+      payload: { to: OPERATOR, cid: "bafy-fine-lost", expiresAt: farFuture },
+    });
+    const nonces = createNonceReservations(stack.database.db);
+    const count = (blockTag: "latest" | "pending") => stack.client.getTransactionCount({ address: OPERATOR, blockTag });
+    await nonces.repair(OPERATOR, { latest: await count("latest"), pending: await count("pending") });
+    const fineNonce = await nonces.reserve(fine, OPERATOR);
+    // A transaction sent outside the relayer takes the nonce the revoke's cancel needs.
+    await stack.mintTokens(OPERATOR, 1n);
+
+    relayer = await stack.startRelayer();
+    const [doomedRow, fineRow] = await stack.waitForFinal([doomed, fine]);
+    expect(fineRow).toMatchObject({ status: "confirmed", nonce: fineNonce });
+    expect(await totalIssued()).toBe(next);
+    expect(doomedRow).toMatchObject({ status: "failed", errorCode: "UnknownCertificate", nonce: fineNonce - 1 });
+    expect(
+      await stack.client.readContract({
+        address: registry,
+        abi: certificateRegistryAbi,
+        functionName: "isRevoked",
+        args: [next],
+      }),
+    ).toBe(false);
+    expect((await variantsOf(doomed)).map((variant) => [variant.purpose, variant.status])).toEqual([
+      ["cancel", "dropped"],
+    ]);
   });
 });
