@@ -8,6 +8,11 @@ export class RetryableError extends Error {
   override name = "RetryableError";
 }
 
+/** The node refused a broadcast because the wallet cannot pay its most (gas × max fee + value); it may later. */
+export class ShortOfFundsError extends RetryableError {
+  override name = "ShortOfFundsError";
+}
+
 export class FatalError extends Error {
   override name = "FatalError";
   constructor(

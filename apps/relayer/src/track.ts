@@ -3,6 +3,7 @@ import { parseTxRequestPayload } from "@certchain/queue";
 import { keccak256, parseTransaction, type TransactionSerializableEIP1559 } from "viem";
 import { callEffect } from "./calls.ts";
 import type { RelayerDeps } from "./deps.ts";
+import { ShortOfFundsError } from "./errors.ts";
 import { broadcastVariant, type SyncWallet, transactionKind } from "./send.ts";
 
 /** Fee bump per replacement: nodes require ≥ 10 % on both fees; 12.5 % leaves room for rounding. */
@@ -48,10 +49,33 @@ export async function trackSent(
   }
 
   if (waitedMs > deps.config.relayerReplaceAfterMs && (await replace(deps, request, newest, syncWallet))) return;
-  if (!(await deps.chain.isKnown(newest.txHash))) {
-    deps.logger.info({ requestId: request.id, txHash: newest.txHash }, "Rebroadcast forgotten transaction");
-    await broadcastVariant(deps, request, newest.rawTx, newest.txHash, syncWallet);
+  await rebroadcastForgotten(deps, request, variants, syncWallet);
+}
+
+/**
+ * Sends the newest variant again if the node has forgotten it (dropped from its mempool, returned by a reorg, or never
+ * accepted). If the wallet cannot pay for it (its balance fell after a bump was signed), the next older, cheaper
+ * variant of the same nonce is tried the same way, and so on.
+ */
+async function rebroadcastForgotten(
+  deps: RelayerDeps,
+  request: TxRequest,
+  variants: TxRequestHash[],
+  syncWallet: SyncWallet,
+): Promise<void> {
+  let refused: ShortOfFundsError | undefined;
+  for (const variant of variants) {
+    if (await deps.chain.isKnown(variant.txHash)) return;
+    deps.logger.info({ requestId: request.id, txHash: variant.txHash }, "Rebroadcast forgotten transaction");
+    try {
+      await broadcastVariant(deps, request, variant.rawTx, variant.txHash, syncWallet);
+      return;
+    } catch (error) {
+      if (!(error instanceof ShortOfFundsError)) throw error;
+      refused ??= error;
+    }
   }
+  if (refused) throw refused;
 }
 
 async function findMined(deps: RelayerDeps, request: TxRequest, variants: TxRequestHash[]): Promise<boolean> {
@@ -89,6 +113,9 @@ async function replace(
   }
 
   const previous = parseTransaction(newest.rawTx) as TransactionSerializableEIP1559;
+  // A bump the wallet cannot pay for would be refused, and then stand in the way of the variant it was to replace.
+  const mostItCosts = (previous.gas ?? 0n) * maxFeePerGas + (previous.value ?? 0n);
+  if ((await deps.chain.client.getBalance({ address: request.fromAddress })) < mostItCosts) return false;
   const account = await deps.signers.accountFor(request.fromAddress);
   // Field by field: a parsed transaction carries its signature (r, s, yParity), and viem serializes a transaction's own
   // signature into the payload it hashes for signing, so spreading `previous` would sign for another sender.

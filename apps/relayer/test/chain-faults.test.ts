@@ -7,7 +7,7 @@ import { createLogger } from "@certchain/common";
 import { certificateRegistryAbi, reorgAnvil } from "@certchain/contracts";
 import { transactions, txRequestHashes, txRequests, walletNonces } from "@certchain/db";
 import { eq, like, sql } from "drizzle-orm";
-import { parseEther, recoverTransactionAddress, type TransactionSerialized } from "viem";
+import { parseEther, parseTransaction, recoverTransactionAddress, type TransactionSerialized } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { createNonceReservations } from "../src/nonces.ts";
 import type { Relayer } from "../src/relayer.ts";
@@ -166,6 +166,43 @@ describe("stuck, dropped and reorged transactions", () => {
     } finally {
       rmSync(logDir, { recursive: true, force: true });
     }
+  });
+
+  test("behavior: when the wallet can no longer pay for a fee bump, the cheaper original is sent again and lands", async () => {
+    const recipient = "0x00000000000000000000000000000000000000b8";
+    const spender = await stack.createCustodialUser("bumped");
+    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    relayer = await stack.startRelayer({ relayerReplaceAfterMs: 400, finalityDepth: 2 });
+    await stack.rpc("evm_setAutomine", [false]);
+    const id = await stack.submit({
+      userId: spender.userId,
+      from: spender.address,
+      idempotencyKey: "bumped",
+      kind: "eth_transfer",
+      payload: { to: recipient, amount: "1000" },
+    });
+    await waitFor("a fee bump", async () => (await variantsOf(id)).length >= 2);
+    const original = (await variantsOf(id)).find((variant) => variant.purpose === "original");
+    if (!original) throw new Error("no original persisted");
+    const signed = parseTransaction(original.rawTx as TransactionSerialized);
+    const originalCost = (signed.gas ?? 0n) * (signed.maxFeePerGas ?? 0n) + (signed.value ?? 0n);
+    // The wallet now holds what the original may cost and no more, and the node forgets every variant.
+    await stack.rpc("anvil_setBalance", [spender.address, `0x${originalCost.toString(16)}`]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const bumped = await variantsOf(id);
+    for (const variant of bumped) await stack.rpc("anvil_dropTransaction", [variant.txHash]);
+
+    await waitFor(
+      "the original sent again",
+      async () => (await stack.client.getTransaction({ hash: original.txHash }).catch(() => undefined)) !== undefined,
+    );
+    // No bump the wallet cannot pay for is signed meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await variantsOf(id)).toHaveLength(bumped.length);
+    await stack.rpc("anvil_mine", ["0x2"]);
+    const [row] = await stack.waitForFinal([id]);
+    expect(row).toMatchObject({ status: "confirmed", txHash: original.txHash });
+    expect(await stack.client.getBalance({ address: recipient })).toBe(1000n);
   });
 
   test("behavior: a mined transaction that a reorg drops goes back to sent, is mined again and confirmed once", async () => {
