@@ -1,7 +1,7 @@
 import { type TxRequest, txRequests } from "@certchain/db";
 import { type ParsedTxRequest, parseTxRequestPayload } from "@certchain/queue";
 import { and, asc, eq, inArray } from "drizzle-orm";
-import { type Address, keccak256, type PrivateKeyAccount } from "viem";
+import { type Address, type Hash, keccak256, type PrivateKeyAccount, parseTransaction } from "viem";
 import { ROW_LOCKS_ONLY } from "./bulk-sql.ts";
 import { buildCall, type ContractCall, callEffect } from "./calls.ts";
 import type { Fees } from "./chain.ts";
@@ -97,14 +97,21 @@ export async function prepareBatch(
   const fees = await deps.chain.fees();
   batch.fees = fees;
   const simulated = await Promise.all(candidates.map((request) => simulate(deps, request, wallet, fees)));
-  const balance = await deps.chain.client.getBalance({ address: wallet });
+  const [balance, committed] = await Promise.all([
+    deps.chain.client.getBalance({ address: wallet }),
+    inFlightCost(deps, wallet),
+  ]);
+  // What the wallet can still promise: its balance less the most its unmined transactions and this batch's earlier
+  // requests may cost (a node refuses a transaction the balance cannot cover once those are counted).
+  let available = balance - committed;
 
   let funding: { request: TxRequest; cost: bigint } | undefined;
   for (const item of simulated) {
     let outcome = item;
     if (outcome.outcome === "ready") {
       const cost = outcome.gas * fees.maxFeePerGas + outcome.call.value;
-      if (balance >= cost) {
+      if (available >= cost) {
+        available -= cost;
         batch.ready.push(outcome);
         continue;
       }
@@ -113,7 +120,10 @@ export async function prepareBatch(
         : {
             request: item.request,
             outcome: "fatal",
-            error: new FatalError("insufficient_funds", `wallet ${wallet} holds ${balance} wei but needs ${cost}`),
+            error: new FatalError(
+              "insufficient_funds",
+              `wallet ${wallet} holds ${balance} wei, its unmined transactions and earlier requests may spend ${balance - available}, and this one may cost ${cost}`,
+            ),
           };
     }
     if (outcome.outcome === "fund" && (!funding || outcome.cost > funding.cost)) funding = outcome;
@@ -220,6 +230,31 @@ export async function commitBatch(
     }
   }
   return committed;
+}
+
+/** Most (gas × max fee + value) of a signed variant, by hash: each is parsed once, not in every batch it is in flight. */
+const costByHash = new Map<Hash, bigint>();
+const COST_CACHE_SIZE = 10_000;
+
+/** The most the wallet's signed and sent (not yet mined) transactions may cost, by their current variants. */
+async function inFlightCost(deps: RelayerDeps, wallet: Address): Promise<bigint> {
+  const rows = await deps.db
+    .select({ txHash: txRequests.txHash, rawTx: txRequests.rawTx })
+    .from(txRequests)
+    .where(and(inArray(txRequests.status, ["signed", "sent"]), eq(txRequests.fromAddress, wallet)));
+  let total = 0n;
+  for (const { txHash, rawTx } of rows) {
+    if (!txHash || !rawTx) continue;
+    let cost = costByHash.get(txHash);
+    if (cost === undefined) {
+      const tx = parseTransaction(rawTx);
+      cost = (tx.gas ?? 0n) * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + (tx.value ?? 0n);
+      if (costByHash.size >= COST_CACHE_SIZE) costByHash.clear();
+      costByHash.set(txHash, cost);
+    }
+    total += cost;
+  }
+  return total;
 }
 
 /** Fails requests whose dependency failed and leaves out those whose dependency is not mined yet. */

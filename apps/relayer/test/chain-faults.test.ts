@@ -377,6 +377,30 @@ describe("nonce self-repair and funds", () => {
     expect(funding).toEqual([]);
   });
 
+  test("error: requests that each fit the balance but together exceed it: the one that does not fit fails, the rest land", async () => {
+    relayer = await stack.startRelayer({ nodeEnv: "production" });
+    const spender = await stack.createCustodialUser("overdrawn");
+    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    const transfer = (key: string, amount: bigint) =>
+      stack.submit({
+        userId: spender.userId,
+        from: spender.address,
+        idempotencyKey: key,
+        kind: "eth_transfer",
+        payload: { to: "0x00000000000000000000000000000000000000c9", amount: amount.toString() },
+      });
+    const ids = [];
+    for (const key of ["o1", "o2", "o3"]) ids.push(await transfer(key, parseEther("0.4")));
+    ids.push(await transfer("o4", 1n));
+    const rows = await stack.waitForFinal(ids);
+    expect(rows.map((row) => row.status)).toEqual(["confirmed", "confirmed", "failed", "confirmed"]);
+    expect(rows[2]).toMatchObject({ errorCode: "insufficient_funds", nonce: null });
+    expect(rows[3]?.nonce).toBe(2);
+    expect(await stack.client.getBalance({ address: "0x00000000000000000000000000000000000000c9" })).toBe(
+      parseEther("0.8") + 1n,
+    );
+  });
+
   test("behavior: a request that fails its simulation after its nonce was reserved cancels the nonce with a no-op", async () => {
     const farFuture = String(Math.floor(Date.now() / 1000) + 86_400);
     const doomed = await stack.submit({
