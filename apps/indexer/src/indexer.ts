@@ -164,13 +164,19 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
    * BACKFILL_TARGET_EVENTS events (or receipts, when every block's are read), so a dense chain commits often and a
    * sparse one does not commit per handful of blocks.
    */
-  const backfill = async (from: Cursor, safe: number) => {
+  const backfill = async (from: Cursor, safe: number, head: number) => {
     const started = performance.now();
     const to = Math.min(safe, from.number + backfillBlocks);
     const pending = prefetch?.from === from.number + 1 && prefetch.to === to ? prefetch.data : undefined;
     prefetch = undefined;
     const range = await (pending ?? rangeFetcher.fetch(from.number + 1, to));
     const fetched = performance.now();
+    if (from.hash !== null && range.blocks.get(from.number + 1)?.parentHash !== from.hash) {
+      // The block we stand on is no longer canonical, although final: a reorg deeper than the window, while we were
+      // backfilling or stopped. Whatever is in flight lands first; then the reorg is reported (`DeepReorgError`).
+      await settleInFlight();
+      return reconcileReorg(from, head);
+    }
     // Size the next batch from this one's density, then start fetching it while this one is written.
     const density = Math.max(range.events.length, range.receipts) / (to - from.number);
     backfillBlocks = Math.max(
@@ -291,7 +297,7 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
     const safe = head - depth;
     // Backfill keeps a commit in flight between steps; everything else starts from the database's cursor.
     if (current.number === current.finalized && current.number < safe) {
-      await backfill(current, safe);
+      await backfill(current, safe, head);
       return true;
     }
     await settleInFlight();
@@ -308,7 +314,7 @@ export function createIndexer(common: Common, options: IndexerOptions): Indexer 
       progress.done();
       return false;
     }
-    if (current.number < safe) await backfill(current, safe);
+    if (current.number < safe) await backfill(current, safe, head);
     else await followHead(current, Math.min(head, current.number + REALTIME_BATCH_BLOCKS), head);
     return true;
   };

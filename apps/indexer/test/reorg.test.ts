@@ -223,3 +223,53 @@ describe("reorg deeper than the window", () => {
     expect(rows.certificates.find((c) => c.token_id === orphan)).toBeUndefined();
   });
 });
+
+describe("reorg deeper than the window, while backfilling", () => {
+  test("error: a restart mid-backfill finds the final block it stands on replaced and reports it, keeping no orphaned row", async () => {
+    const own = await startTestChain();
+    const ownDatabase = await createTestDatabase();
+    try {
+      const [, holder] = own.accounts as [Address, Address];
+      const fork = (await own.headNumber()) + 1;
+      await own.issueCertificate(holder, "bafyorphaned");
+      await own.mine(300);
+      // One block per batch, stopped well inside the backfill: the cursor is final, far below the head.
+      const first = startTestIndexer(own, ownDatabase, { backfillBatchBlocks: 1 });
+      while ((first.status().indexedBlock ?? 0) <= fork + 20) await new Promise((r) => setTimeout(r, 5));
+      await first.stop();
+      const stoppedAt = first.status().indexedBlock ?? 0;
+      expect(stoppedAt).toBeLessThan((await own.headNumber()) - TEST_FINALITY_DEPTH);
+
+      await own.reorg((await own.headNumber()) - fork + 1);
+      const second = startTestIndexer(own, ownDatabase);
+      const deadline = Date.now() + 20_000;
+      while (!second.status().deepReorg && !second.status().failure && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      const status = second.status();
+      await second.stop();
+      expect(status.deepReorg?.canonicalHash).not.toBe(status.deepReorg?.indexedHash);
+      // It stopped where it stood: nothing of the new chain was written on top of the orphaned rows.
+      expect(status.indexedBlock).toBe(stoppedAt);
+
+      const recovery = createTestIndexer(own, ownDatabase);
+      try {
+        await recovery.rebuild();
+      } finally {
+        await recovery.stop();
+      }
+      const third = startTestIndexer(own, ownDatabase);
+      try {
+        await waitUntilIndexed(third, own);
+      } finally {
+        await third.stop();
+      }
+      await expectTablesMatchChain(own, ownDatabase, "after rebuild");
+      expect(
+        (await readIndexedRows(ownDatabase)).certificates.find((c) => c.ipfs_hash === "bafyorphaned"),
+      ).toBeUndefined();
+    } finally {
+      await ownDatabase.drop();
+      await own.stop();
+    }
+  }, 120_000);
+});

@@ -13,7 +13,7 @@ const BLOCK_FETCH_CHUNK = 500;
 /** Everything the store needs to apply blocks [from, to]. */
 export type RangeData = {
   events: ChainEvent[];
-  /** Headers of the blocks that rows point at, and of `to`, by number. */
+  /** Headers of the blocks that rows point at, and of `from` and `to`, by number. */
   blocks: Map<number, BlockHeader>;
   /**
    * The mined transactions that get a row: every one that emitted a platform log; every ETH transfer (value > 0,
@@ -145,7 +145,8 @@ export function createRangeFetcher(
       }
 
       const blocks = new Map<number, BlockHeader>();
-      const needed = new Set<number>([to]);
+      // `from`'s header too, whose parent hash ties the range to the block before it.
+      const needed = new Set<number>([from, to]);
       for (const event of events) needed.add(event.log.blockNumber);
       for (const transaction of transactions.values()) needed.add(transaction.blockNumber);
       const missing: number[] = [];
