@@ -195,3 +195,30 @@ describe("backfill and realtime", () => {
     expect((count as Array<{ n: number }>)[0]?.n).toBe(1);
   });
 });
+
+describe("text longer than its column", () => {
+  test("behavior: CIDs and reasons are cut at whole characters: a 200-emoji CID whole, longer ones to their column", async () => {
+    const own = await startTestChain();
+    const ownDatabase = await createTestDatabase();
+    const indexer = startTestIndexer(own, ownDatabase);
+    try {
+      const [, holder] = own.accounts as [`0x${string}`, `0x${string}`];
+      const fits = "🎓".repeat(200); // 200 characters, 400 UTF-16 units, 800 bytes: fits VARCHAR(255)
+      const tooLong = "🎓".repeat(300);
+      const reason = "€".repeat(30_000); // 90,000 bytes of UTF-8, past TEXT's 65,535
+      const fitting = await own.issueCertificate(holder, fits);
+      const cut = await own.issueCertificate(holder, tooLong);
+      await own.revoke(cut, reason);
+      await waitUntilIndexed(indexer, own);
+      const rows = await readIndexedRows(ownDatabase);
+      expect(rows.certificates.find((c) => c.token_id === fitting)?.ipfs_hash).toBe(fits);
+      const revoked = rows.certificates.find((c) => c.token_id === cut);
+      expect(revoked?.ipfs_hash).toBe("🎓".repeat(255));
+      expect(revoked?.revocation_reason).toBe("€".repeat(21_845));
+    } finally {
+      await indexer.stop();
+      await ownDatabase.drop();
+      await own.stop();
+    }
+  });
+});

@@ -11,6 +11,7 @@ import { type CertificateRow, type DbDateTime, type ListingRow, type Transaction
 const MAX_REASON_BYTES = 65_535;
 /** `ipfs_hash` is VARCHAR(255). */
 const MAX_CID_LENGTH = 255;
+const utf8 = new TextEncoder();
 
 export type BatchState = {
   certificates: RowTracker<CertificateRow>;
@@ -80,10 +81,12 @@ export function applyEvents(
     const { log } = event;
     switch (event.type) {
       case "certificateIssued": {
-        let cid = event.cid;
-        if (cid.length > MAX_CID_LENGTH) {
-          logger.error({ tokenId: event.tokenId, length: cid.length }, "Stored a CID longer than 255 characters cut");
-          cid = cid.slice(0, MAX_CID_LENGTH);
+        const cid = truncateCharacters(event.cid, MAX_CID_LENGTH);
+        if (cid !== event.cid) {
+          logger.error(
+            { tokenId: event.tokenId, length: event.cid.length },
+            "Stored a CID longer than 255 characters cut",
+          );
         }
         state.certificates.put(
           {
@@ -215,9 +218,23 @@ export function applyEvents(
   applyTransactions(state, range, blockTime, logger);
 }
 
+/** The longest start of `text` that fits `maxBytes` of UTF-8, never cutting a character (nor a surrogate pair) in two. */
 function truncateUtf8(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  let cut = text.slice(0, maxBytes);
-  while (Buffer.byteLength(cut) > maxBytes) cut = cut.slice(0, -1);
-  return cut;
+  if (text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes) return text;
+  // encodeInto writes whole characters only, and says how much of the string they were.
+  const { read } = utf8.encodeInto(text, new Uint8Array(maxBytes));
+  return text.slice(0, read);
+}
+
+/** The first `max` characters (code points, as MariaDB counts them) of `text`, never splitting a surrogate pair. */
+function truncateCharacters(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = 0;
+  let count = 0;
+  for (const character of text) {
+    if (count === max) break;
+    end += character.length;
+    count += 1;
+  }
+  return text.slice(0, end);
 }
