@@ -7,7 +7,8 @@ import type { Rpc } from "./sync/rpc.ts";
  * (from earlier, if a certificate or listing changed after it was created before it: see `store/rebuild.ts`), so the
  * next run re-indexes from there. Refuses, with a message for the operator, a block above the indexed one, or one
  * above the fork: every row kept must come from a canonical block (the newest ones are checked against the node).
- * A start at or below the deployment blocks is a full reset (`--rebuild`). The caller holds the lease.
+ * Re-indexing starts right after the newest row kept, which may be below `block`: the fork may lie anywhere above
+ * it. A start at or below the deployment blocks is a full reset (`--rebuild`). The caller holds the lease.
  */
 export async function forgetFrom(
   deps: { store: Store; rpc: Rpc; logger: Logger; startBlock: number },
@@ -38,8 +39,18 @@ export async function forgetFrom(
     throw new UserFacingError(
       `rows kept below block ${start} come from blocks the chain no longer has (the lowest checked is block ${lowest.number}); rebuild from block ${lowest.number} or earlier`,
     );
-  const parent = canonical.get(start - 1);
-  if (!parent) throw new UserFacingError(`the node has no block ${start - 1} (its head is ${head})`);
-  const deleted = await store.rebuildFrom(start, { number: start - 1, hash: parent });
-  logger.info({ block, start, deleted }, "Forgot the indexed state from a block on; re-indexing from there");
+  // The newest row kept is canonical, so the indexed chain and the node's agree up to its block. Between it and the
+  // start no row tells whether the blocks we indexed there are still the chain's, and the fork may lie anywhere in
+  // that stretch: re-indexing starts right after that row's block, or no canonical event in between would be read.
+  const newest = refsBelow[0];
+  const from = newest ? Math.min(start, newest.number + 1) : startBlock;
+  if (from <= startBlock) {
+    await store.reset();
+    logger.info({ block }, "Found no row to keep; indexing starts again from the deployment blocks");
+    return;
+  }
+  const parent = from === start ? canonical.get(start - 1) : newest?.hash;
+  if (!parent) throw new UserFacingError(`the node has no block ${from - 1} (its head is ${head})`);
+  const deleted = await store.rebuildFrom(from, { number: from - 1, hash: parent });
+  logger.info({ block, start: from, deleted }, "Forgot the indexed state from a block on; re-indexing from there");
 }

@@ -222,6 +222,43 @@ describe("reorg deeper than the window", () => {
     expect(rows.listings.find((l) => l.listing_id === listingId)?.status).toBe("active");
     expect(rows.certificates.find((c) => c.token_id === orphan)).toBeUndefined();
   });
+
+  test("behavior: --rebuild-from re-reads every block after the newest row it keeps, where the fork may hide", async () => {
+    await waitUntilIndexed(indexer, chain);
+    await chain.issueCertificate(alice, "bafybeforefork");
+    await chain.mine(TEST_FINALITY_DEPTH);
+    const snapshot = await chain.snapshot();
+    // The orphaned chain: twenty blocks without a platform event, then a certificate.
+    await chain.mine(20);
+    await chain.issueCertificate(alice, "bafyorphanedlate");
+    const orphanBlock = await chain.headNumber();
+    await chain.mine(TEST_FINALITY_DEPTH * 2);
+    await waitUntilIndexed(indexer, chain);
+    const orphanedHead = await chain.headNumber();
+    // The canonical chain forks right after the snapshot and issues a certificate in its first block.
+    await chain.revert(snapshot);
+    await chain.issueCertificate(bob, "bafycanonicalearly");
+    await chain.mine(orphanedHead - (await chain.headNumber()) + 2);
+    const deadline = Date.now() + 10_000;
+    while (!indexer.status().deepReorg && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(indexer.status().deepReorg).not.toBeNull();
+    await indexer.stop();
+
+    // Every row below the orphaned certificate's block is canonical, so that block is accepted as the start; the
+    // canonical certificate in the blocks between must still be indexed.
+    const recovery = createTestIndexer(chain, database);
+    try {
+      await recovery.rebuildFrom(orphanBlock);
+    } finally {
+      await recovery.stop();
+    }
+    indexer = startTestIndexer(chain, database);
+    await waitUntilIndexed(indexer, chain);
+    await expectTablesMatchChain(chain, database, "after rebuild-from above the fork");
+    const cids = (await readIndexedRows(database)).certificates.map((c) => c.ipfs_hash);
+    expect(cids).toContain("bafycanonicalearly");
+    expect(cids).not.toContain("bafyorphanedlate");
+  });
 });
 
 describe("reorg deeper than the window, while backfilling", () => {
