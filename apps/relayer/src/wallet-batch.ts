@@ -1,7 +1,7 @@
 import { type TxRequest, txRequests } from "@certchain/db";
 import { type ParsedTxRequest, parseTxRequestPayload } from "@certchain/queue";
-import { and, asc, eq, inArray } from "drizzle-orm";
-import { type Address, type Hash, keccak256, type PrivateKeyAccount, parseTransaction } from "viem";
+import { and, asc, eq, inArray, or } from "drizzle-orm";
+import { type Address, type Hash, type Hex, keccak256, type PrivateKeyAccount, parseTransaction } from "viem";
 import { ROW_LOCKS_ONLY } from "./bulk-sql.ts";
 import { buildCall, type ContractCall, callEffect } from "./calls.ts";
 import type { Fees } from "./chain.ts";
@@ -64,6 +64,8 @@ export async function prepareBatch(
   syncWallet: SyncWallet,
   wallet: Address,
   exclude: ReadonlySet<string>,
+  /** The batch being committed meanwhile (signed and sent while this one is simulated): its spending counts too. */
+  committing?: PreparedBatch,
 ): Promise<PreparedBatch> {
   const startedAt = performance.now();
   const queued = (
@@ -97,13 +99,10 @@ export async function prepareBatch(
   const fees = await deps.chain.fees();
   batch.fees = fees;
   const simulated = await Promise.all(candidates.map((request) => simulate(deps, request, wallet, fees)));
-  const [balance, committed] = await Promise.all([
-    deps.chain.client.getBalance({ address: wallet }),
-    inFlightCost(deps, wallet),
-  ]);
+  const { balance, promised } = await fundsOf(deps, wallet, committing);
   // What the wallet can still promise: its balance less the most its unmined transactions and this batch's earlier
   // requests may cost (a node refuses a transaction the balance cannot cover once those are counted).
-  let available = balance - committed;
+  let available = balance - promised;
 
   let funding: { request: TxRequest; cost: bigint } | undefined;
   for (const item of simulated) {
@@ -236,25 +235,64 @@ export async function commitBatch(
 const costByHash = new Map<Hash, bigint>();
 const COST_CACHE_SIZE = 10_000;
 
-/** The most the wallet's signed and sent (not yet mined) transactions may cost, by their current variants. */
-async function inFlightCost(deps: RelayerDeps, wallet: Address): Promise<bigint> {
-  const rows = await deps.db
-    .select({ txHash: txRequests.txHash, rawTx: txRequests.rawTx })
-    .from(txRequests)
-    .where(and(inArray(txRequests.status, ["signed", "sent"]), eq(txRequests.fromAddress, wallet)));
-  let total = 0n;
-  for (const { txHash, rawTx } of rows) {
-    if (!txHash || !rawTx) continue;
-    let cost = costByHash.get(txHash);
-    if (cost === undefined) {
-      const tx = parseTransaction(rawTx);
-      cost = (tx.gas ?? 0n) * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + (tx.value ?? 0n);
-      if (costByHash.size >= COST_CACHE_SIZE) costByHash.clear();
-      costByHash.set(txHash, cost);
-    }
-    total += cost;
+const costOf = (txHash: Hash, rawTx: Hex): bigint => {
+  let cost = costByHash.get(txHash);
+  if (cost === undefined) {
+    const tx = parseTransaction(rawTx);
+    cost = (tx.gas ?? 0n) * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + (tx.value ?? 0n);
+    if (costByHash.size >= COST_CACHE_SIZE) costByHash.clear();
+    costByHash.set(txHash, cost);
   }
-  return total;
+  return cost;
+};
+
+/**
+ * The wallet's balance at the latest block, and the most that its transactions not mined by then may still spend
+ * (each by its current variant): the signed and sent ones, and those of the batch being committed meanwhile. Balance
+ * and nonce are read at one block, so a transaction mined in it is counted in the balance and nowhere else.
+ */
+async function fundsOf(
+  deps: RelayerDeps,
+  wallet: Address,
+  committing: PreparedBatch | undefined,
+): Promise<{ balance: bigint; promised: bigint }> {
+  const client = deps.chain.client;
+  const blockNumber = await client.getBlockNumber({ cacheTime: 0 });
+  const committingCost = new Map(
+    (committing?.ready ?? []).map((item) => [
+      item.request.id,
+      item.gas * (committing?.fees?.maxFeePerGas ?? 0n) + item.call.value,
+    ]),
+  );
+  const [balance, chainNonce, rows] = await Promise.all([
+    client.getBalance({ address: wallet, blockNumber }),
+    client.getTransactionCount({ address: wallet, blockNumber }),
+    deps.db
+      .select({
+        id: txRequests.id,
+        status: txRequests.status,
+        nonce: txRequests.nonce,
+        txHash: txRequests.txHash,
+        rawTx: txRequests.rawTx,
+      })
+      .from(txRequests)
+      .where(
+        or(
+          and(inArray(txRequests.status, ["signed", "sent"]), eq(txRequests.fromAddress, wallet)),
+          committingCost.size > 0 ? inArray(txRequests.id, [...committingCost.keys()]) : undefined,
+        ),
+      ),
+  ]);
+  let promised = 0n;
+  for (const row of rows) {
+    if (row.nonce !== null && row.nonce < chainNonce) continue; // mined by then: in the balance already
+    if ((row.status === "signed" || row.status === "sent") && row.txHash && row.rawTx) {
+      promised += costOf(row.txHash, row.rawTx);
+    } else if (row.status === "queued") {
+      promised += committingCost.get(row.id) ?? 0n; // not persisted yet
+    }
+  }
+  return { balance, promised };
 }
 
 /** Fails requests whose dependency failed and leaves out those whose dependency is not mined yet. */

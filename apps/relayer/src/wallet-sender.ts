@@ -64,7 +64,7 @@ export function createWalletSender(deps: RelayerDeps, syncWallet: SyncWallet): W
         for (const [requestId, error] of batch.errors) errors.set(requestId, error);
         if (batch.ready.length === 0) break;
         if (Date.now() < until && (await deps.leases.acquire(lease, leaseMs))) {
-          next = prepareBatch(deps, syncWallet, wallet, batch.considered);
+          next = prepareBatch(deps, syncWallet, wallet, batch.considered, batch);
           // Prepared while this batch commits: its failure (the database gone, say) is handled by the next turn or
           // dropped in `finally`, never left unhandled meanwhile, which would end the process.
           next.catch(() => undefined);
