@@ -35,7 +35,9 @@ export type BroadcastResult =
   | "nonce_too_low"
   /** Nodes that refuse to queue behind a missing nonce: the gap must be filled first. */
   | "nonce_too_high"
-  | "insufficient_funds";
+  | "insufficient_funds"
+  /** Its max fee is below the block's base fee (the base fee rose after it was signed): it must be signed again. */
+  | "underpriced";
 
 /** A block as the follower needs it: where it sits in the chain and which transactions it holds. */
 export type BlockSummary = { number: bigint; hash: Hash; parentHash: Hash; transactions: Hash[] };
@@ -123,10 +125,18 @@ export async function connectChain(rpcUrl: string, chainId: number): Promise<Rel
         return "accepted";
       } catch (error) {
         const text = errorText(error);
-        if (/already known|already imported|replacement transaction underpriced/i.test(text)) return "accepted";
+        // A sibling with higher fees holds the nonce in the pool (geth's and anvil's wordings).
+        if (
+          /already known|already imported|replacement transaction underpriced|insufficient gas price to replace/i.test(
+            text,
+          )
+        )
+          return "accepted";
         if (/nonce too low/i.test(text)) return "nonce_too_low";
         if (/nonce too high/i.test(text)) return "nonce_too_high";
         if (/insufficient funds/i.test(text)) return "insufficient_funds";
+        if (/less than block base fee|fee cap less than|transaction underpriced|fee too low/i.test(text))
+          return "underpriced";
         // Anything else (timeout, refused connection, rate limit) may or may not have reached the node: the bytes
         // are persisted, so the retry resends them and the node's answer then tells.
         throw new RetryableError(`broadcast failed: ${shortMessage(error)}`, { cause: error });

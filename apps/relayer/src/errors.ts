@@ -13,6 +13,11 @@ export class ShortOfFundsError extends RetryableError {
   override name = "ShortOfFundsError";
 }
 
+/** The node refused a broadcast whose max fee is below the base fee: the request needs new fees, not a resend. */
+export class UnderpricedError extends RetryableError {
+  override name = "UnderpricedError";
+}
+
 export class FatalError extends Error {
   override name = "FatalError";
   constructor(

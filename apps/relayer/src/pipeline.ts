@@ -1,7 +1,8 @@
 import { dependencyState } from "./dependencies.ts";
 import type { RelayerDeps } from "./deps.ts";
-import { FatalError } from "./errors.ts";
+import { FatalError, UnderpricedError } from "./errors.ts";
 import { broadcastVariant, failOrCancel, type SyncWallet } from "./send.ts";
+import { repriceUnsent } from "./track.ts";
 import { createWalletSender } from "./wallet-sender.ts";
 
 /** Steps a job takes before it waits: a request beyond the batches of one drain is served by the next drains. */
@@ -84,7 +85,12 @@ export function createTxPipeline(deps: RelayerDeps, syncWallet: SyncWallet): TxP
           leftToHolder.delete(requestId);
           const current = await deps.store.load(requestId);
           if (current?.status === "signed" && current.rawTx && current.txHash) {
-            await broadcastVariant(deps, current, current.rawTx, current.txHash, syncWallet);
+            try {
+              await broadcastVariant(deps, current, current.rawTx, current.txHash, syncWallet);
+            } catch (error) {
+              if (!(error instanceof UnderpricedError)) throw error;
+              await repriceUnsent(deps, current, syncWallet, error);
+            }
           }
         } else {
           // `sent` and `mined` requests are the follower's; final ones (or none) are done.

@@ -2,7 +2,7 @@ import type { TxRequest } from "@certchain/db";
 import { type Address, type Hash, type Hex, keccak256, parseEther, parseTransaction } from "viem";
 import { noopCall } from "./calls.ts";
 import type { RelayerDeps } from "./deps.ts";
-import { type FatalError, RetryableError, ShortOfFundsError } from "./errors.ts";
+import { type FatalError, RetryableError, ShortOfFundsError, UnderpricedError } from "./errors.ts";
 import type { PendingTransaction } from "./requests.ts";
 
 /** A development wallet short of ETH gets this much from the operator (or 10× the cost, if more). */
@@ -34,6 +34,9 @@ export async function broadcastVariant(
     return;
   }
   if (result === "insufficient_funds") throw new ShortOfFundsError(await shortOfFunds(deps, request, rawTx, txHash));
+  if (result === "underpriced") {
+    throw new UnderpricedError(`${txHash} (nonce ${request.nonce}) pays less than the base fee now; it needs new fees`);
+  }
   if (result === "nonce_too_high") {
     if (request.fromAddress) await syncWallet(request.fromAddress, true);
     throw new RetryableError(`nonce ${request.nonce} of ${request.fromAddress} is ahead of the chain; filled gaps`);

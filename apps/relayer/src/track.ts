@@ -3,7 +3,7 @@ import { parseTxRequestPayload } from "@certchain/queue";
 import { keccak256, parseTransaction, type TransactionSerializableEIP1559 } from "viem";
 import { callEffect } from "./calls.ts";
 import type { RelayerDeps } from "./deps.ts";
-import { ShortOfFundsError } from "./errors.ts";
+import { ShortOfFundsError, UnderpricedError } from "./errors.ts";
 import { broadcastVariant, type SyncWallet, transactionKind } from "./send.ts";
 
 /** Fee bump per replacement: nodes require ≥ 10 % on both fees; 12.5 % leaves room for rounding. */
@@ -49,7 +49,12 @@ export async function trackSent(
   }
 
   if (waitedMs > deps.config.relayerReplaceAfterMs && (await replace(deps, request, newest, syncWallet))) return;
-  await rebroadcastForgotten(deps, request, variants, syncWallet);
+  try {
+    await rebroadcastForgotten(deps, request, variants, syncWallet);
+  } catch (error) {
+    // Forgotten, and now below the base fee: new fees at once rather than after RELAYER_REPLACE_AFTER_MS.
+    if (!(error instanceof UnderpricedError) || !(await replace(deps, request, newest, syncWallet))) throw error;
+  }
 }
 
 /**
@@ -76,6 +81,21 @@ async function rebroadcastForgotten(
     }
   }
   if (refused) throw refused;
+}
+
+/**
+ * A `signed` request whose bytes the node refuses as underpriced (the base fee rose while its broadcast kept failing):
+ * nothing of it reached the chain, so it is signed again at the same nonce with fees raised to the market (or by the
+ * usual bump) and sent. Throws `error` again when the fee cap or the balance leaves no room.
+ */
+export async function repriceUnsent(
+  deps: RelayerDeps,
+  request: TxRequest,
+  syncWallet: SyncWallet,
+  error: UnderpricedError,
+): Promise<void> {
+  const [newest] = (await deps.store.variants(request.id)).filter(live);
+  if (!newest || !(await replace(deps, request, newest, syncWallet))) throw error;
 }
 
 async function findMined(deps: RelayerDeps, request: TxRequest, variants: TxRequestHash[]): Promise<boolean> {

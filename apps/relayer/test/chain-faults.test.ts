@@ -205,6 +205,32 @@ describe("stuck, dropped and reorged transactions", () => {
     expect(await stack.client.getBalance({ address: recipient })).toBe(1000n);
   });
 
+  test("behavior: a dropped transaction now below the base fee gets new fees at once, not after the replace delay", async () => {
+    const recipient = "0x00000000000000000000000000000000000000ba";
+    relayer = await stack.startRelayer({ finalityDepth: 2 }); // replacements only after a minute
+    await stack.rpc("evm_setAutomine", [false]);
+    const id = await stack.submit({
+      idempotencyKey: "dropped-underpriced",
+      kind: "eth_transfer",
+      payload: { to: recipient, amount: "47" },
+    });
+    await waitFor("sent", async () => (await statusOf(id)) === "sent");
+    const [original] = await variantsOf(id);
+    const base = (await stack.client.getBlock()).baseFeePerGas ?? 0n;
+    await stack.rpc("anvil_setNextBlockBaseFeePerGas", [`0x${(base * 10n).toString(16)}`]);
+    await stack.rpc("anvil_mine", ["0x1"]);
+    await stack.rpc("anvil_dropTransaction", [original?.txHash]);
+
+    const bump = await waitFor("a replacement with new fees", async () =>
+      (await variantsOf(id)).find((variant) => variant.purpose === "speed_up"),
+    );
+    expect(bump.maxFeePerGas ?? 0n).toBeGreaterThanOrEqual((await stack.client.getBlock()).baseFeePerGas ?? 0n);
+    await stack.rpc("anvil_mine", ["0x2"]);
+    const [row] = await stack.waitForFinal([id]);
+    expect(row).toMatchObject({ status: "confirmed", txHash: bump.txHash });
+    expect(await stack.client.getBalance({ address: recipient })).toBe(47n);
+  });
+
   test("behavior: a mined transaction that a reorg drops goes back to sent, is mined again and confirmed once", async () => {
     const recipient = "0x00000000000000000000000000000000000000b3";
     relayer = await stack.startRelayer({ finalityDepth: 3 });
@@ -267,6 +293,39 @@ async function startRefusingNode(target: string) {
 }
 
 describe("broadcasts that fail", () => {
+  test("behavior: a signed request whose fee fell below the base fee while its broadcast failed is signed again and lands", async () => {
+    const recipient = "0x00000000000000000000000000000000000000b9";
+    const node = await startRefusingNode(stack.anvil.rpcUrl);
+    try {
+      relayer = await stack.startRelayer({}, { rpcUrl: node.url });
+      const id = await stack.submit({
+        idempotencyKey: "underpriced",
+        kind: "eth_transfer",
+        payload: { to: recipient, amount: "46" },
+      });
+      await waitFor("a refused broadcast", async () => (await statusOf(id)) === "signed" && node.refused() > 0);
+      const [original] = await variantsOf(id);
+      const base = (await stack.client.getBlock()).baseFeePerGas ?? 0n;
+      await stack.rpc("anvil_setNextBlockBaseFeePerGas", [`0x${(base * 10n).toString(16)}`]);
+      await stack.rpc("anvil_mine", ["0x1"]);
+      expect(original?.maxFeePerGas ?? 0n).toBeLessThan((await stack.client.getBlock()).baseFeePerGas ?? 0n);
+      node.accept();
+
+      const [row] = await stack.waitForFinal([id], 20_000);
+      expect(row?.status).toBe("confirmed");
+      const variants = await variantsOf(id);
+      const mined = variants.filter((variant) => variant.status === "mined");
+      expect(mined).toHaveLength(1);
+      expect(mined[0]?.purpose).toBe("speed_up");
+      expect(mined[0]?.nonce).toBe(original?.nonce);
+      expect(await stack.client.getBalance({ address: recipient })).toBe(46n);
+    } finally {
+      await relayer?.close();
+      relayer = undefined;
+      await node.close();
+    }
+  });
+
   test("behavior: a signed request whose broadcast failed is sent while another process keeps its wallet busy", async () => {
     const recipient = "0x00000000000000000000000000000000000000b4";
     const node = await startRefusingNode(stack.anvil.rpcUrl);
