@@ -1,6 +1,7 @@
 import type { TxRequest } from "@certchain/db";
 import { type Address, type Hash, type Hex, keccak256, parseEther, parseTransaction } from "viem";
 import { noopCall } from "./calls.ts";
+import type { Fees } from "./chain.ts";
 import type { RelayerDeps } from "./deps.ts";
 import { type FatalError, RetryableError, ShortOfFundsError, UnderpricedError } from "./errors.ts";
 import type { PendingTransaction } from "./requests.ts";
@@ -96,7 +97,7 @@ export async function failOrCancel(deps: RelayerDeps, request: TxRequest, error:
   if (current?.status !== "queued" || current.nonce === null || !current.fromAddress) return;
   await deps.store.recordFailureReason(current, error.code, error.message);
   const account = await deps.signers.accountFor(current.fromAddress);
-  const fees = await deps.chain.fees();
+  const fees = await cappedFees(deps);
   const call = noopCall(current.fromAddress);
   const rawTx = await account.signTransaction({
     chainId: deps.chain.client.chain.id,
@@ -117,6 +118,16 @@ export async function failOrCancel(deps: RelayerDeps, request: TxRequest, error:
     await deps.store.markSent(current, persisted.txHash);
   }
 }
+
+/** The market's fees, held to RELAYER_MAX_FEE_PER_GAS_WEI: no transaction is signed to pay more per gas. */
+export async function cappedFees(deps: RelayerDeps): Promise<Fees> {
+  const market = await deps.chain.fees();
+  const cap = deps.config.relayerMaxFeePerGasWei;
+  if (market.maxFeePerGas <= cap) return market;
+  return { maxFeePerGas: cap, maxPriorityFeePerGas: minBigint(market.maxPriorityFeePerGas, cap) };
+}
+
+const minBigint = (a: bigint, b: bigint) => (a < b ? a : b);
 
 export function canFundInDevelopment(deps: RelayerDeps, wallet: Address): boolean {
   return deps.config.nodeEnv !== "production" && wallet !== deps.signers.operatorAddress;

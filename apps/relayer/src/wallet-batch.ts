@@ -12,6 +12,7 @@ import type { OriginalVariant } from "./request-batches.ts";
 import {
   broadcastVariant,
   canFundInDevelopment,
+  cappedFees,
   failOrCancel,
   NOOP_GAS,
   requestDevFunding,
@@ -96,7 +97,7 @@ export async function prepareBatch(
     return batch;
   }
   await syncWallet(wallet);
-  const fees = await deps.chain.fees();
+  const fees = await cappedFees(deps);
   batch.fees = fees;
   const simulated = await Promise.all(candidates.map((request) => simulate(deps, request, wallet, fees)));
   const { balance, promised } = await fundsOf(deps, wallet, committing);

@@ -436,6 +436,24 @@ describe("nonce self-repair and funds", () => {
     expect(funding).toEqual([]);
   });
 
+  test("behavior: RELAYER_MAX_FEE_PER_GAS_WEI caps what an original transaction pays per gas, not only the bumps", async () => {
+    const base = (await stack.client.getBlock()).baseFeePerGas ?? 0n;
+    const market = await stack.client.estimateFeesPerGas();
+    const cap = (base + market.maxFeePerGas) / 2n;
+    expect(cap).toBeLessThan(market.maxFeePerGas);
+    relayer = await stack.startRelayer({ relayerMaxFeePerGasWei: cap });
+    const id = await stack.submit({
+      idempotencyKey: "capped",
+      kind: "eth_transfer",
+      payload: { to: "0x00000000000000000000000000000000000000cb", amount: "3" },
+    });
+    const [row] = await stack.waitForFinal([id]);
+    expect(row?.status).toBe("confirmed");
+    const [variant] = await variantsOf(id);
+    expect(variant?.maxFeePerGas).toBe(cap);
+    expect(variant?.maxPriorityFeePerGas ?? 0n).toBeLessThanOrEqual(cap);
+  });
+
   test("error: requests that each fit the balance but together exceed it: the one that does not fit fails, the rest land", async () => {
     relayer = await stack.startRelayer({ nodeEnv: "production" });
     const spender = await stack.createCustodialUser("overdrawn");
