@@ -1,7 +1,7 @@
 import { type TxRequest, txRequests } from "@certchain/db";
 import { type ParsedTxRequest, parseTxRequestPayload } from "@certchain/queue";
 import { and, asc, eq, inArray, or } from "drizzle-orm";
-import { type Address, type Hash, type Hex, keccak256, type PrivateKeyAccount, parseTransaction } from "viem";
+import { type Address, type Hash, keccak256, type PrivateKeyAccount, parseTransaction } from "viem";
 import { ROW_LOCKS_ONLY } from "./bulk-sql.ts";
 import { buildCall, type ContractCall, callEffect } from "./calls.ts";
 import type { Fees } from "./chain.ts";
@@ -99,8 +99,11 @@ export async function prepareBatch(
   await syncWallet(wallet);
   const fees = await cappedFees(deps);
   batch.fees = fees;
+  // Read while the simulations run: the node answers both at once.
+  const funds = fundsOf(deps, wallet, committing);
+  funds.catch(() => undefined); // awaited below, unless a simulation throws first
   const simulated = await Promise.all(candidates.map((request) => simulate(deps, request, wallet, fees)));
-  const { balance, promised } = await fundsOf(deps, wallet, committing);
+  const { balance, promised } = await funds;
   // What the wallet can still promise: its balance less the most its unmined transactions and this batch's earlier
   // requests may cost (a node refuses a transaction the balance cannot cover once those are counted).
   let available = balance - promised;
@@ -172,6 +175,8 @@ export async function commitBatch(
         gas,
         ...fees,
       });
+      const txHash = keccak256(rawTx);
+      rememberCost(txHash, gas * fees.maxFeePerGas + call.value);
       originals.push({
         requestId: request.id,
         fromAddress: wallet,
@@ -179,7 +184,7 @@ export async function commitBatch(
         purpose: "original",
         nonce,
         rawTx,
-        txHash: keccak256(rawTx),
+        txHash,
         to: call.to,
         ...fees,
         pending: { kind: transactionKind(request.kind), value: call.value, ...callEffect(parsed, deps.deployment) },
@@ -232,19 +237,16 @@ export async function commitBatch(
   return committed;
 }
 
-/** Most (gas × max fee + value) of a signed variant, by hash: each is parsed once, not in every batch it is in flight. */
+/**
+ * Most (gas × max fee + value) of signed variants, by hash: recorded when this process signs one, parsed from its bytes
+ * once otherwise, so the check before each batch does not read and parse every transaction in flight again.
+ */
 const costByHash = new Map<Hash, bigint>();
 const COST_CACHE_SIZE = 10_000;
 
-const costOf = (txHash: Hash, rawTx: Hex): bigint => {
-  let cost = costByHash.get(txHash);
-  if (cost === undefined) {
-    const tx = parseTransaction(rawTx);
-    cost = (tx.gas ?? 0n) * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + (tx.value ?? 0n);
-    if (costByHash.size >= COST_CACHE_SIZE) costByHash.clear();
-    costByHash.set(txHash, cost);
-  }
-  return cost;
+const rememberCost = (txHash: Hash, cost: bigint) => {
+  if (costByHash.size >= COST_CACHE_SIZE) costByHash.clear();
+  costByHash.set(txHash, cost);
 };
 
 /**
@@ -269,13 +271,7 @@ async function fundsOf(
     client.getBalance({ address: wallet, blockNumber }),
     client.getTransactionCount({ address: wallet, blockNumber }),
     deps.db
-      .select({
-        id: txRequests.id,
-        status: txRequests.status,
-        nonce: txRequests.nonce,
-        txHash: txRequests.txHash,
-        rawTx: txRequests.rawTx,
-      })
+      .select({ id: txRequests.id, status: txRequests.status, nonce: txRequests.nonce, txHash: txRequests.txHash })
       .from(txRequests)
       .where(
         or(
@@ -285,12 +281,29 @@ async function fundsOf(
       ),
   ]);
   let promised = 0n;
+  const unknown: string[] = [];
   for (const row of rows) {
     if (row.nonce !== null && row.nonce < chainNonce) continue; // mined by then: in the balance already
-    if ((row.status === "signed" || row.status === "sent") && row.txHash && row.rawTx) {
-      promised += costOf(row.txHash, row.rawTx);
+    if ((row.status === "signed" || row.status === "sent") && row.txHash) {
+      const cost = costByHash.get(row.txHash);
+      if (cost === undefined) unknown.push(row.id);
+      else promised += cost;
     } else if (row.status === "queued") {
       promised += committingCost.get(row.id) ?? 0n; // not persisted yet
+    }
+  }
+  if (unknown.length > 0) {
+    // Signed by another process, or before this one started.
+    const signed = await deps.db
+      .select({ txHash: txRequests.txHash, rawTx: txRequests.rawTx })
+      .from(txRequests)
+      .where(inArray(txRequests.id, unknown));
+    for (const { txHash, rawTx } of signed) {
+      if (!txHash || !rawTx) continue;
+      const tx = parseTransaction(rawTx);
+      const cost = (tx.gas ?? 0n) * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + (tx.value ?? 0n);
+      rememberCost(txHash, cost);
+      promised += cost;
     }
   }
   return { balance, promised };
