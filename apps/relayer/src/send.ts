@@ -70,8 +70,9 @@ async function shortOfFunds(deps: RelayerDeps, request: TxRequest, rawTx: Hex, t
  * every broadcast a cancel of a decided failure) ends instead: sending it again would run the call it failed.
  */
 export async function giveUpNonce(deps: RelayerDeps, request: TxRequest, syncWallet: SyncWallet): Promise<void> {
-  const variants = await deps.store.variants(request.id);
-  if (variants.length > 0 && variants.every((variant) => variant.purpose === "cancel")) {
+  // Variants dropped earlier (a nonce lost before) say nothing about what the request is doing now.
+  const live = (await deps.store.variants(request.id)).filter((variant) => variant.status !== "dropped");
+  if (live.length > 0 && live.every((variant) => variant.purpose === "cancel")) {
     deps.logger.warn({ requestId: request.id, nonce: request.nonce }, "Lost a cancel's nonce to a foreign transaction");
     await deps.store.endCancelWithLostNonce(request);
   } else {

@@ -5,6 +5,7 @@ import { callEffect } from "./calls.ts";
 import type { RelayerDeps } from "./deps.ts";
 import { ShortOfFundsError, UnderpricedError } from "./errors.ts";
 import { broadcastVariant, type SyncWallet, transactionKind } from "./send.ts";
+import { fundsOf } from "./wallet-batch.ts";
 
 /** Fee bump per replacement: nodes require ≥ 10 % on both fees; 12.5 % leaves room for rounding. */
 const BUMP_PER_MILLE = 1125n;
@@ -133,9 +134,12 @@ async function replace(
   }
 
   const previous = parseTransaction(newest.rawTx) as TransactionSerializableEIP1559;
-  // A bump the wallet cannot pay for would be refused, and then stand in the way of the variant it was to replace.
+  // A bump must fit what the wallet holds less what its other unmined transactions may cost (as a node's pool counts
+  // it): one it cannot pay for would be refused and then stand in the way of the variant it was to replace, and one
+  // paid from funds promised to a later transaction would leave that one unpayable.
   const mostItCosts = (previous.gas ?? 0n) * maxFeePerGas + (previous.value ?? 0n);
-  if ((await deps.chain.client.getBalance({ address: request.fromAddress })) < mostItCosts) return false;
+  const { balance, promised } = await fundsOf(deps, request.fromAddress, undefined, request.id);
+  if (balance - promised < mostItCosts) return false;
   const account = await deps.signers.accountFor(request.fromAddress);
   // Field by field: a parsed transaction carries its signature (r, s, yParity), and viem serializes a transaction's own
   // signature into the payload it hashes for signing, so spreading `previous` would sign for another sender.

@@ -251,13 +251,15 @@ const rememberCost = (txHash: Hash, cost: bigint) => {
 
 /**
  * The wallet's balance at the latest block, and the most that its transactions not mined by then may still spend
- * (each by its current variant): the signed and sent ones, and those of the batch being committed meanwhile. Balance
- * and nonce are read at one block, so a transaction mined in it is counted in the balance and nowhere else.
+ * (each by its current variant): the signed and sent ones, the mined ones a reorg may have taken out of the chain
+ * again, and those of the batch being committed meanwhile; `except` leaves one request out. Balance and nonce are
+ * read at one block, so a transaction mined in it is counted in the balance and nowhere else.
  */
-async function fundsOf(
+export async function fundsOf(
   deps: RelayerDeps,
   wallet: Address,
-  committing: PreparedBatch | undefined,
+  committing?: PreparedBatch,
+  except?: string,
 ): Promise<{ balance: bigint; promised: bigint }> {
   const client = deps.chain.client;
   const blockNumber = await client.getBlockNumber({ cacheTime: 0 });
@@ -275,7 +277,7 @@ async function fundsOf(
       .from(txRequests)
       .where(
         or(
-          and(inArray(txRequests.status, ["signed", "sent"]), eq(txRequests.fromAddress, wallet)),
+          and(inArray(txRequests.status, ["signed", "sent", "mined"]), eq(txRequests.fromAddress, wallet)),
           committingCost.size > 0 ? inArray(txRequests.id, [...committingCost.keys()]) : undefined,
         ),
       ),
@@ -283,8 +285,9 @@ async function fundsOf(
   let promised = 0n;
   const unknown: string[] = [];
   for (const row of rows) {
+    if (row.id === except) continue;
     if (row.nonce !== null && row.nonce < chainNonce) continue; // mined by then: in the balance already
-    if ((row.status === "signed" || row.status === "sent") && row.txHash) {
+    if ((row.status === "signed" || row.status === "sent" || row.status === "mined") && row.txHash) {
       const cost = costByHash.get(row.txHash);
       if (cost === undefined) unknown.push(row.id);
       else promised += cost;

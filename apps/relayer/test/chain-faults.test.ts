@@ -478,6 +478,146 @@ describe("nonce self-repair and funds", () => {
     );
   });
 
+  test("error: a mined transfer a reorg took off the chain still counts against the balance until it is mined again", async () => {
+    relayer = await stack.startRelayer({ nodeEnv: "production", finalityDepth: 3 });
+    const spender = await stack.createCustodialUser("reorged");
+    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    const transfer = (key: string) =>
+      stack.submit({
+        userId: spender.userId,
+        from: spender.address,
+        idempotencyKey: key,
+        kind: "eth_transfer",
+        payload: { to: "0x00000000000000000000000000000000000000d1", amount: parseEther("0.6").toString() },
+      });
+    const followerLease = `${stack.redisPrefix}:relayer:lease:follower`;
+    try {
+      const first = await transfer("reorged-1");
+      await waitFor("the first mined", async () => (await statusOf(first)) === "mined");
+      // The follower is a pass behind (another process holds its lease) when a reorg takes the first transfer out.
+      await stack.redis.set(followerLease, "elsewhere:1:slow", "PX", 60_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await reorgAnvil((method, params) => stack.rpc(method, params), 1);
+      const second = await transfer("reorged-2");
+      const [row] = await stack.waitForFinal([second]);
+      expect(row).toMatchObject({ status: "failed", errorCode: "insufficient_funds", nonce: null });
+
+      await stack.redis.del(followerLease);
+      // Sent again and mined in a new block, then final once blocks pile up on it.
+      await waitFor("the first confirmed", async () => {
+        await stack.rpc("anvil_mine", ["0x1"]);
+        return (await statusOf(first)) === "confirmed";
+      });
+    } finally {
+      await stack.redis.del(followerLease);
+    }
+  });
+
+  test("behavior: a fee bump may not spend what another unmined transaction of the wallet may cost", async () => {
+    relayer = await stack.startRelayer({ nodeEnv: "production", relayerReplaceAfterMs: 2_000, finalityDepth: 1 });
+    const spender = await stack.createCustodialUser("bumper");
+    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    await stack.rpc("evm_setAutomine", [false]);
+    const transfer = (key: string) =>
+      stack.submit({
+        userId: spender.userId,
+        from: spender.address,
+        idempotencyKey: key,
+        kind: "eth_transfer",
+        payload: { to: "0x00000000000000000000000000000000000000d3", amount: parseEther("0.1").toString() },
+      });
+    const ids = [await transfer("bumper-1"), await transfer("bumper-2")];
+    await waitFor("both sent", async () => (await Promise.all(ids.map(statusOf))).every((s) => s === "sent"));
+    const sentAt = Date.now();
+    // The wallet now holds what both may cost as signed, and less than a 12.5 % bump of either would add.
+    let mostBoth = 0n;
+    let leastBumpExtra: bigint | undefined;
+    for (const id of ids) {
+      const [variant] = await variantsOf(id);
+      if (!variant) throw new Error("no variant persisted");
+      const tx = parseTransaction(variant.rawTx as TransactionSerialized);
+      const gasCost = (tx.gas ?? 0n) * (tx.maxFeePerGas ?? 0n);
+      mostBoth += gasCost + (tx.value ?? 0n);
+      const bumpExtra = gasCost / 8n;
+      if (leastBumpExtra === undefined || bumpExtra < leastBumpExtra) leastBumpExtra = bumpExtra;
+    }
+    const margin = (leastBumpExtra ?? 0n) / 2n;
+    await stack.rpc("anvil_setBalance", [spender.address, `0x${(mostBoth + margin).toString(16)}`]);
+    // Past the replace delay, and some polls more: neither is bumped, since the bump would leave the other unpayable.
+    await new Promise((resolve) => setTimeout(resolve, sentAt + 4_000 - Date.now()));
+    for (const id of ids) expect((await variantsOf(id)).map((variant) => variant.purpose)).toEqual(["original"]);
+
+    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    await stack.rpc("evm_setAutomine", [true]);
+    await stack.rpc("anvil_mine", ["0x1"]);
+    const rows = await stack.waitForFinal(ids);
+    expect(rows.map((row) => row?.status)).toEqual(["confirmed", "confirmed"]);
+  });
+
+  test("behavior: a request whose cancel loses its nonce after an earlier lost nonce still ends failed", async () => {
+    relayer = await stack.startRelayer({ nodeEnv: "production" });
+    const spender = await stack.createCustodialUser("twice");
+    const eth = (amount: string) => `0x${parseEther(amount).toString(16)}`;
+    await stack.rpc("anvil_setBalance", [spender.address, eth("1")]);
+    await stack.rpc("anvil_impersonateAccount", [spender.address]);
+    const foreign = (nonce: number) =>
+      stack.rpc("eth_sendTransaction", [
+        {
+          from: spender.address,
+          to: "0x00000000000000000000000000000000000000ee",
+          value: "0x0",
+          nonce: `0x${nonce.toString(16)}`,
+          maxFeePerGas: "0x2540be400",
+          maxPriorityFeePerGas: "0x77359400",
+          gas: "0x5208",
+        },
+      ]);
+    const lease = `${stack.redisPrefix}:relayer:lease:wallet:${spender.address}`;
+    const recipient = "0x00000000000000000000000000000000000000d2";
+    try {
+      await stack.rpc("evm_setAutomine", [false]);
+      const doomed = await stack.submit({
+        userId: spender.userId,
+        from: spender.address,
+        idempotencyKey: "twice",
+        kind: "eth_transfer",
+        payload: { to: recipient, amount: parseEther("0.5").toString() },
+      });
+      await waitFor("sent", async () => (await statusOf(doomed)) === "sent");
+      // A transaction sent outside the relayer takes its nonce: it goes back to the queue, for a fresh one.
+      await stack.redis.set(lease, "elsewhere:1:busy", "PX", 120_000);
+      await foreign(0);
+      await stack.rpc("anvil_mine", ["0x1"]);
+      await stack.rpc("evm_setAutomine", [true]);
+      await waitFor("re-queued", async () => (await statusOf(doomed)) === "queued");
+      // A later request of the wallet reserves nonces for both; then the wallet cannot pay for the first any more,
+      // so it is cancelled, and a transaction sent outside the relayer takes the cancel's nonce too.
+      const later = await stack.submit({
+        userId: spender.userId,
+        from: spender.address,
+        idempotencyKey: "twice-later",
+        kind: "eth_transfer",
+        payload: { to: "0x00000000000000000000000000000000000000d4", amount: "1" },
+      });
+      const laterNonce = await createNonceReservations(stack.database.db).reserve(later, spender.address);
+      await stack.rpc("anvil_setBalance", [spender.address, eth("0.01")]);
+      await foreign(laterNonce - 1);
+      await stack.redis.del(lease);
+      await waitFor("cancelling", async () => {
+        const [row] = await stack.database.db.select().from(txRequests).where(eq(txRequests.id, doomed));
+        return row?.errorCode === "insufficient_funds" && row.status !== "queued";
+      });
+      await stack.rpc("anvil_setBalance", [spender.address, eth("1")]);
+
+      const [row] = await stack.waitForFinal([doomed]);
+      expect(row).toMatchObject({ status: "failed", errorCode: "insufficient_funds" });
+      expect(await stack.client.getBalance({ address: recipient })).toBe(0n);
+    } finally {
+      await stack.redis.del(lease);
+      await stack.rpc("anvil_stopImpersonatingAccount", [spender.address]);
+    }
+  });
+
   test("behavior: a request that fails its simulation after its nonce was reserved cancels the nonce with a no-op", async () => {
     const farFuture = String(Math.floor(Date.now() / 1000) + 86_400);
     const doomed = await stack.submit({
