@@ -138,6 +138,8 @@ export const txRequests = mysqlTable(
   (t) => [
     unique("tx_requests_idempotency_uq").on(t.idempotencyScope, t.idempotencyKey),
     unique("tx_requests_from_address_nonce_uq").on(t.fromAddress, t.nonce),
+    // A wallet's queued requests (its next batch) and its unmined ones (what they may still spend).
+    index("tx_requests_from_address_status_idx").on(t.fromAddress, t.status),
     // Sweepers: queued rows with no job, sent rows waiting too long, mined rows awaiting confirmations.
     index("tx_requests_status_updated_at_idx").on(t.status, t.updatedAt),
     // "My requests", newest first (ids are time-ordered).

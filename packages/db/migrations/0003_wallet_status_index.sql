@@ -1,0 +1,1 @@
+CREATE INDEX `tx_requests_from_address_status_idx` ON `tx_requests` (`from_address`,`status`);
