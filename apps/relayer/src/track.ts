@@ -49,13 +49,19 @@ export async function trackSent(
     return "nonce_used";
   }
 
-  if (waitedMs > deps.config.relayerReplaceAfterMs && (await replace(deps, request, newest, syncWallet))) return;
+  const replaced =
+    waitedMs > deps.config.relayerReplaceAfterMs ? await replace(deps, request, newest, syncWallet) : undefined;
+  if (replaced === "replaced") return;
   try {
     await rebroadcastForgotten(deps, request, variants, syncWallet);
   } catch (error) {
     // Forgotten, and now below the base fee: new fees at once rather than after RELAYER_REPLACE_AFTER_MS.
-    if (!(error instanceof UnderpricedError) || !(await replace(deps, request, newest, syncWallet))) throw error;
+    if (!(error instanceof UnderpricedError)) throw error;
+    const repriced = await replace(deps, request, newest, syncWallet);
+    if (repriced !== "replaced") throw repriced instanceof ShortOfFundsError ? repriced : error;
   }
+  // Waiting for a bump the wallet cannot pay for: said (the follower reports it once a minute), so someone can fund it.
+  if (replaced instanceof ShortOfFundsError) throw replaced;
 }
 
 /**
@@ -96,7 +102,8 @@ export async function repriceUnsent(
   error: UnderpricedError,
 ): Promise<void> {
   const [newest] = (await deps.store.variants(request.id)).filter(live);
-  if (!newest || !(await replace(deps, request, newest, syncWallet))) throw error;
+  const outcome = newest ? await replace(deps, request, newest, syncWallet) : "no_room";
+  if (outcome !== "replaced") throw outcome instanceof ShortOfFundsError ? outcome : error;
 }
 
 async function findMined(deps: RelayerDeps, request: TxRequest, variants: TxRequestHash[]): Promise<boolean> {
@@ -112,34 +119,46 @@ async function findMined(deps: RelayerDeps, request: TxRequest, variants: TxRequ
 
 /**
  * Signs the newest variant again with the same nonce, gas and call and fees raised ≥ 10 % (or to the market, if
- * higher), capped at RELAYER_MAX_FEE_PER_GAS_WEI; persists it before broadcasting it. False when the cap leaves no
- * room for a valid replacement.
+ * higher), capped at RELAYER_MAX_FEE_PER_GAS_WEI and at what the wallet can pay; persists it before broadcasting it.
+ * `"no_room"` when the cap leaves no room for a valid replacement, a `ShortOfFundsError` (returned, not thrown) when
+ * the wallet's funds do not.
  */
 async function replace(
   deps: RelayerDeps,
   request: TxRequest,
   newest: TxRequestHash,
   syncWallet: SyncWallet,
-): Promise<boolean> {
-  if (!request.fromAddress || newest.maxFeePerGas === null || newest.maxPriorityFeePerGas === null) return false;
+): Promise<"replaced" | "no_room" | ShortOfFundsError> {
+  if (!request.fromAddress || newest.maxFeePerGas === null || newest.maxPriorityFeePerGas === null) return "no_room";
   const market = await deps.chain.fees();
   const bump = (fee: bigint) => (fee * BUMP_PER_MILLE) / 1000n + 1n;
-  const cap = deps.config.relayerMaxFeePerGasWei;
-  let maxFeePerGas = max(bump(newest.maxFeePerGas), market.maxFeePerGas);
-  if (maxFeePerGas > cap) maxFeePerGas = cap;
-  const maxPriorityFeePerGas = min(max(bump(newest.maxPriorityFeePerGas), market.maxPriorityFeePerGas), maxFeePerGas);
   const enough = (fee: bigint, previous: bigint) => fee * 1000n >= previous * MIN_REPLACEMENT_PER_MILLE;
-  if (!enough(maxFeePerGas, newest.maxFeePerGas) || !enough(maxPriorityFeePerGas, newest.maxPriorityFeePerGas)) {
-    return false;
-  }
+  const cap = deps.config.relayerMaxFeePerGasWei;
+  let maxFeePerGas = min(max(bump(newest.maxFeePerGas), market.maxFeePerGas), cap);
+  if (!enough(maxFeePerGas, newest.maxFeePerGas)) return "no_room";
 
   const previous = parseTransaction(newest.rawTx) as TransactionSerializableEIP1559;
+  const gas = previous.gas ?? 0n;
+  const value = previous.value ?? 0n;
   // A bump must fit what the wallet holds less what its other unmined transactions may cost (as a node's pool counts
   // it): one it cannot pay for would be refused and then stand in the way of the variant it was to replace, and one
-  // paid from funds promised to a later transaction would leave that one unpayable.
-  const mostItCosts = (previous.gas ?? 0n) * maxFeePerGas + (previous.value ?? 0n);
+  // paid from funds promised to a later transaction would leave that one unpayable. Short of the market's price, the
+  // most the wallet can pay still does if it is a valid replacement that the next block can take.
   const { balance, promised } = await fundsOf(deps, request.fromAddress, undefined, request.id);
-  if (balance - promised < mostItCosts) return false;
+  const spare = balance - promised - value;
+  if (gas > 0n && spare < gas * maxFeePerGas) {
+    const affordable = spare > 0n ? spare / gas : 0n;
+    const baseFee = (await deps.chain.client.getBlock({ blockTag: "latest" })).baseFeePerGas ?? 0n;
+    if (!enough(affordable, newest.maxFeePerGas) || affordable <= baseFee) {
+      const leastFee = max((newest.maxFeePerGas * MIN_REPLACEMENT_PER_MILLE + 999n) / 1000n, baseFee + 1n);
+      return new ShortOfFundsError(
+        `wallet ${request.fromAddress} cannot pay to replace ${newest.txHash} (nonce ${newest.nonce}): it holds ${balance} wei, its other unmined transactions may cost ${promised}, and a replacement needs at least ${gas * leastFee + value}`,
+      );
+    }
+    maxFeePerGas = affordable;
+  }
+  const maxPriorityFeePerGas = min(max(bump(newest.maxPriorityFeePerGas), market.maxPriorityFeePerGas), maxFeePerGas);
+  if (!enough(maxPriorityFeePerGas, newest.maxPriorityFeePerGas)) return "no_room";
   const account = await deps.signers.accountFor(request.fromAddress);
   // Field by field: a parsed transaction carries its signature (r, s, yParity), and viem serializes a transaction's own
   // signature into the payload it hashes for signing, so spreading `previous` would sign for another sender.
@@ -150,7 +169,7 @@ async function replace(
     to: previous.to,
     value: previous.value,
     data: previous.data,
-    gas: previous.gas,
+    gas,
     accessList: previous.accessList,
     maxFeePerGas,
     maxPriorityFeePerGas,
@@ -179,7 +198,7 @@ async function replace(
     "Replaced stuck transaction",
   );
   await broadcastVariant(deps, request, persisted.rawTx, persisted.txHash, syncWallet);
-  return true;
+  return "replaced";
 }
 
 const max = (a: bigint, b: bigint) => (a > b ? a : b);

@@ -554,24 +554,81 @@ describe("nonce self-repair and funds", () => {
     expect(rows.map((row) => row?.status)).toEqual(["confirmed", "confirmed"]);
   });
 
+  test("behavior: short of the market's price, a stuck transaction is replaced at the most the wallet can pay", async () => {
+    relayer = await stack.startRelayer({ nodeEnv: "production", relayerReplaceAfterMs: 1_000, finalityDepth: 1 });
+    const spender = await stack.createCustodialUser("stall");
+    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    await stack.rpc("evm_setAutomine", [false]);
+    const value = parseEther("0.1");
+    const transfer = (key: string) =>
+      stack.submit({
+        userId: spender.userId,
+        from: spender.address,
+        idempotencyKey: key,
+        kind: "eth_transfer",
+        payload: { to: "0x00000000000000000000000000000000000000d7", amount: value.toString() },
+      });
+    const ids = [await transfer("stall-1"), await transfer("stall-2")];
+    await waitFor("both sent", async () => (await Promise.all(ids.map(statusOf))).every((s) => s === "sent"));
+    const [first, second] = await Promise.all(
+      ids.map(async (id) => {
+        const [variant] = await variantsOf(id);
+        if (!variant) throw new Error("no variant persisted");
+        return parseTransaction(variant.rawTx as TransactionSerialized);
+      }),
+    );
+    const gas = first?.gas ?? 0n;
+    const tip = first?.maxPriorityFeePerGas ?? 0n;
+    // The base fee jumps twentyfold: both wait, and the market's price for a bump is 1.2 × that base plus a tip.
+    const base = (first?.maxFeePerGas ?? 0n) * 20n;
+    await stack.rpc("anvil_setNextBlockBaseFeePerGas", [`0x${base.toString(16)}`]);
+    await stack.rpc("anvil_mine", ["0x1"]);
+    // Enough for the second as signed and for the first at the base fee plus a bumped tip: not the market's price.
+    const secondCost = (second?.gas ?? 0n) * (second?.maxFeePerGas ?? 0n) + (second?.value ?? 0n);
+    const bumpTip = (tip * 12n) / 10n;
+    await stack.rpc("anvil_setBalance", [
+      spender.address,
+      `0x${(secondCost + gas * (base + bumpTip) + value).toString(16)}`,
+    ]);
+
+    const bump = await waitFor("a replacement the wallet can pay", async () =>
+      (await variantsOf(ids[0] as string)).find((variant) => variant.purpose === "speed_up"),
+    );
+    expect(bump.maxFeePerGas ?? 0n).toBeGreaterThan(base);
+    expect(bump.maxFeePerGas ?? 0n).toBeLessThanOrEqual(base + bumpTip);
+    await stack.rpc("anvil_setNextBlockBaseFeePerGas", [`0x${base.toString(16)}`]);
+    await stack.rpc("anvil_mine", ["0x1"]);
+    await waitFor("the first mined", async () =>
+      ["mined", "confirmed"].includes((await statusOf(ids[0] as string)) ?? ""),
+    );
+
+    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    await stack.rpc("evm_setAutomine", [true]);
+    await stack.rpc("anvil_mine", ["0x1"]);
+    const rows = await stack.waitForFinal(ids);
+    expect(rows.map((row) => row?.status)).toEqual(["confirmed", "confirmed"]);
+  });
+
   test("behavior: a request whose cancel loses its nonce after an earlier lost nonce still ends failed", async () => {
     relayer = await stack.startRelayer({ nodeEnv: "production" });
     const spender = await stack.createCustodialUser("twice");
     const eth = (amount: string) => `0x${parseEther(amount).toString(16)}`;
     await stack.rpc("anvil_setBalance", [spender.address, eth("1")]);
     await stack.rpc("anvil_impersonateAccount", [spender.address]);
-    const foreign = (nonce: number) =>
-      stack.rpc("eth_sendTransaction", [
+    const foreign = async (nonce: number) => {
+      const base = (await stack.client.getBlock()).baseFeePerGas ?? 0n;
+      await stack.rpc("eth_sendTransaction", [
         {
           from: spender.address,
           to: "0x00000000000000000000000000000000000000ee",
           value: "0x0",
           nonce: `0x${nonce.toString(16)}`,
-          maxFeePerGas: "0x2540be400",
-          maxPriorityFeePerGas: "0x77359400",
+          maxFeePerGas: `0x${(base * 2n + parseEther("0.000000002")).toString(16)}`,
+          maxPriorityFeePerGas: `0x${parseEther("0.000000002").toString(16)}`,
           gas: "0x5208",
         },
       ]);
+    };
     const lease = `${stack.redisPrefix}:relayer:lease:wallet:${spender.address}`;
     const recipient = "0x00000000000000000000000000000000000000d2";
     try {
