@@ -123,6 +123,16 @@ export function createTxRequestStore(deps: { db: Db; publish: PublishStatus }): 
     ];
   };
 
+  /** Locks the request and drops every variant: its nonce is lost, and their pending history rows end failed. */
+  const dropVariants = async (tx: DbExecutor, request: TxRequest) => {
+    await tx.select({ id: txRequests.id }).from(txRequests).where(eq(txRequests.id, request.id)).for("update");
+    await tx.update(txRequestHashes).set({ status: "dropped" }).where(eq(txRequestHashes.txRequestId, request.id));
+    await tx
+      .update(transactions)
+      .set({ status: "failed", failureReason: "dropped" })
+      .where(and(eq(transactions.txRequestId, request.id), eq(transactions.status, "pending")));
+  };
+
   return {
     load(requestId) {
       return loader.load(requestId);
@@ -287,12 +297,7 @@ export function createTxRequestStore(deps: { db: Db; publish: PublishStatus }): 
 
     async requeueForNewNonce(request) {
       const events = await db.transaction(async (tx) => {
-        await tx.select({ id: txRequests.id }).from(txRequests).where(eq(txRequests.id, request.id)).for("update");
-        await tx.update(txRequestHashes).set({ status: "dropped" }).where(eq(txRequestHashes.txRequestId, request.id));
-        await tx
-          .update(transactions)
-          .set({ status: "failed", failureReason: "dropped" })
-          .where(and(eq(transactions.txRequestId, request.id), eq(transactions.status, "pending")));
+        await dropVariants(tx, request);
         return transition(tx, request, ["signed", "sent"], "queued", {
           nonce: null,
           rawTx: null,
@@ -305,12 +310,7 @@ export function createTxRequestStore(deps: { db: Db; publish: PublishStatus }): 
 
     async endCancelWithLostNonce(request) {
       const events = await db.transaction(async (tx) => {
-        await tx.select({ id: txRequests.id }).from(txRequests).where(eq(txRequests.id, request.id)).for("update");
-        await tx.update(txRequestHashes).set({ status: "dropped" }).where(eq(txRequestHashes.txRequestId, request.id));
-        await tx
-          .update(transactions)
-          .set({ status: "failed", failureReason: "dropped" })
-          .where(and(eq(transactions.txRequestId, request.id), eq(transactions.status, "pending")));
+        await dropVariants(tx, request);
         return transition(tx, request, ["signed", "sent"], request.errorCode ? "failed" : "cancelled", {
           confirmedAt: new Date(),
         });

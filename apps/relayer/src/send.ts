@@ -53,11 +53,16 @@ export async function broadcastVariant(
   await deps.store.markSent(request, txHash);
 }
 
+/** The most a transaction can take from its sender: gas × max fee + value. */
+export function mostCostOf(tx: ReturnType<typeof parseTransaction>): bigint {
+  return (tx.gas ?? 0n) * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + (tx.value ?? 0n);
+}
+
 /** What the node refused: the wallet's balance against the transaction's most it can cost (gas × max fee + value). */
 async function shortOfFunds(deps: RelayerDeps, request: TxRequest, rawTx: Hex, txHash: Hash): Promise<string> {
   const wallet = request.fromAddress;
   const tx = parseTransaction(rawTx);
-  const cost = (tx.gas ?? 0n) * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + (tx.value ?? 0n);
+  const cost = mostCostOf(tx);
   const balance = wallet
     ? await deps.chain.client.getBalance({ address: wallet }).then(String, () => "an unknown amount of")
     : "an unknown amount of";

@@ -14,6 +14,7 @@ import {
   canFundInDevelopment,
   cappedFees,
   failOrCancel,
+  mostCostOf,
   NOOP_GAS,
   requestDevFunding,
   type SyncWallet,
@@ -303,8 +304,7 @@ export async function fundsOf(
       .where(inArray(txRequests.id, unknown));
     for (const { txHash, rawTx } of signed) {
       if (!txHash || !rawTx) continue;
-      const tx = parseTransaction(rawTx);
-      const cost = (tx.gas ?? 0n) * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + (tx.value ?? 0n);
+      const cost = mostCostOf(parseTransaction(rawTx));
       rememberCost(txHash, cost);
       promised += cost;
     }
