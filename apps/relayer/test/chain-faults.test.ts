@@ -7,7 +7,14 @@ import { createLogger } from "@certchain/common";
 import { certificateRegistryAbi, reorgAnvil } from "@certchain/contracts";
 import { transactions, txRequestHashes, txRequests, walletNonces } from "@certchain/db";
 import { eq, like, sql } from "drizzle-orm";
-import { parseEther, parseTransaction, recoverTransactionAddress, type TransactionSerialized } from "viem";
+import {
+  type Address,
+  type Hash,
+  parseEther,
+  parseTransaction,
+  recoverTransactionAddress,
+  type TransactionSerialized,
+} from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { createNonceReservations } from "../src/nonces.ts";
 import type { Relayer } from "../src/relayer.ts";
@@ -43,6 +50,26 @@ const variantsOf = (requestId: string) =>
   stack.database.db.select().from(txRequestHashes).where(eq(txRequestHashes.txRequestId, requestId));
 const statusOf = async (requestId: string) =>
   (await stack.database.db.query.txRequests.findFirst({ where: (t, { eq }) => eq(t.id, requestId) }))?.status;
+const hex = (value: bigint) => `0x${value.toString(16)}`;
+const setBalance = (address: Address, wei: bigint) => stack.rpc("anvil_setBalance", [address, hex(wei)]);
+/** Whether the node has the transaction (in its pool or mined). */
+const nodeKnows = async (hash: Hash) =>
+  (await stack.client.getTransaction({ hash }).catch(() => undefined)) !== undefined;
+
+/** A custodial wallet holding `wei`, and ETH transfers from it through the relayer. */
+async function walletWith(name: string, wei: bigint) {
+  const user = await stack.createCustodialUser(name);
+  await setBalance(user.address, wei);
+  const transfer = (idempotencyKey: string, to: Address, amount: bigint) =>
+    stack.submit({
+      userId: user.userId,
+      from: user.address,
+      idempotencyKey,
+      kind: "eth_transfer",
+      payload: { to, amount: amount.toString() },
+    });
+  return { ...user, transfer };
+}
 
 describe("stuck, dropped and reorged transactions", () => {
   test("behavior: a stuck transaction is replaced with the same nonce and ≥ 10 % higher fees, and lands once", async () => {
@@ -104,10 +131,7 @@ describe("stuck, dropped and reorged transactions", () => {
     await waitFor("sent", async () => (await statusOf(id)) === "sent");
     const [variant] = await variantsOf(id);
     await stack.rpc("anvil_dropTransaction", [variant?.txHash]);
-    await waitFor(
-      "the rebroadcast",
-      async () => (await stack.client.getTransaction({ hash: hashOf(variant) }).catch(() => undefined)) !== undefined,
-    );
+    await waitFor("the rebroadcast", async () => nodeKnows(hashOf(variant)));
     await stack.rpc("anvil_mine", ["0x2"]);
     const [row] = await stack.waitForFinal([id]);
     expect(row).toMatchObject({ status: "confirmed", txHash: variant?.txHash });
@@ -119,24 +143,17 @@ describe("stuck, dropped and reorged transactions", () => {
     const recipient = "0x00000000000000000000000000000000000000b7";
     const logDir = mkdtempSync(join(tmpdir(), "certchain-relayer-log-"));
     try {
-      const spender = await stack.createCustodialUser("spender");
-      await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+      const spender = await walletWith("spender", parseEther("1"));
       relayer = await stack.startRelayer(
         { finalityDepth: 2 },
         { logger: createLogger({ logLevel: "warn", logDir }, "relayer") },
       );
       await stack.rpc("evm_setAutomine", [false]);
-      const id = await stack.submit({
-        userId: spender.userId,
-        from: spender.address,
-        idempotencyKey: "unpaid",
-        kind: "eth_transfer",
-        payload: { to: recipient, amount: "44" },
-      });
+      const id = await spender.transfer("unpaid", recipient, 44n);
       await waitFor("sent", async () => (await statusOf(id)) === "sent");
       const [variant] = await variantsOf(id);
       // Emptied first, so no rebroadcast can come between the drop and the balance.
-      await stack.rpc("anvil_setBalance", [spender.address, "0x0"]);
+      await setBalance(spender.address, 0n);
       await stack.rpc("anvil_dropTransaction", [variant?.txHash]);
 
       const warnings = () =>
@@ -153,11 +170,8 @@ describe("stuck, dropped and reorged transactions", () => {
       expect(warnings()).toHaveLength(1);
       expect(await statusOf(id)).toBe("sent");
 
-      await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
-      await waitFor(
-        "the rebroadcast",
-        async () => (await stack.client.getTransaction({ hash: hashOf(variant) }).catch(() => undefined)) !== undefined,
-      );
+      await setBalance(spender.address, parseEther("1"));
+      await waitFor("the rebroadcast", async () => nodeKnows(hashOf(variant)));
       await stack.rpc("anvil_mine", ["0x2"]);
       const [row] = await stack.waitForFinal([id]);
       expect(row).toMatchObject({ status: "confirmed", txHash: variant?.txHash });
@@ -170,32 +184,22 @@ describe("stuck, dropped and reorged transactions", () => {
 
   test("behavior: when the wallet can no longer pay for a fee bump, the cheaper original is sent again and lands", async () => {
     const recipient = "0x00000000000000000000000000000000000000b8";
-    const spender = await stack.createCustodialUser("bumped");
-    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    const spender = await walletWith("bumped", parseEther("1"));
     relayer = await stack.startRelayer({ relayerReplaceAfterMs: 400, finalityDepth: 2 });
     await stack.rpc("evm_setAutomine", [false]);
-    const id = await stack.submit({
-      userId: spender.userId,
-      from: spender.address,
-      idempotencyKey: "bumped",
-      kind: "eth_transfer",
-      payload: { to: recipient, amount: "1000" },
-    });
+    const id = await spender.transfer("bumped", recipient, 1000n);
     await waitFor("a fee bump", async () => (await variantsOf(id)).length >= 2);
     const original = (await variantsOf(id)).find((variant) => variant.purpose === "original");
     if (!original) throw new Error("no original persisted");
     const signed = parseTransaction(original.rawTx as TransactionSerialized);
     const originalCost = (signed.gas ?? 0n) * (signed.maxFeePerGas ?? 0n) + (signed.value ?? 0n);
     // The wallet now holds what the original may cost and no more, and the node forgets every variant.
-    await stack.rpc("anvil_setBalance", [spender.address, `0x${originalCost.toString(16)}`]);
+    await setBalance(spender.address, originalCost);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const bumped = await variantsOf(id);
     for (const variant of bumped) await stack.rpc("anvil_dropTransaction", [variant.txHash]);
 
-    await waitFor(
-      "the original sent again",
-      async () => (await stack.client.getTransaction({ hash: original.txHash }).catch(() => undefined)) !== undefined,
-    );
+    await waitFor("the original sent again", async () => nodeKnows(original.txHash));
     // No bump the wallet cannot pay for is signed meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(await variantsOf(id)).toHaveLength(bumped.length);
@@ -217,7 +221,7 @@ describe("stuck, dropped and reorged transactions", () => {
     await waitFor("sent", async () => (await statusOf(id)) === "sent");
     const [original] = await variantsOf(id);
     const base = (await stack.client.getBlock()).baseFeePerGas ?? 0n;
-    await stack.rpc("anvil_setNextBlockBaseFeePerGas", [`0x${(base * 10n).toString(16)}`]);
+    await stack.rpc("anvil_setNextBlockBaseFeePerGas", [hex(base * 10n)]);
     await stack.rpc("anvil_mine", ["0x1"]);
     await stack.rpc("anvil_dropTransaction", [original?.txHash]);
 
@@ -251,8 +255,7 @@ describe("stuck, dropped and reorged transactions", () => {
     await waitFor("back to sent", async () => (await statusOf(id)) === "sent");
     await waitFor("the rebroadcast", async () => {
       const [variant] = await variantsOf(id);
-      const known = await stack.client.getTransaction({ hash: hashOf(variant) }).catch(() => undefined);
-      return known !== undefined;
+      return nodeKnows(hashOf(variant));
     });
     await stack.rpc("anvil_mine", ["0x3"]);
     const [row] = await stack.waitForFinal([id]);
@@ -306,7 +309,7 @@ describe("broadcasts that fail", () => {
       await waitFor("a refused broadcast", async () => (await statusOf(id)) === "signed" && node.refused() > 0);
       const [original] = await variantsOf(id);
       const base = (await stack.client.getBlock()).baseFeePerGas ?? 0n;
-      await stack.rpc("anvil_setNextBlockBaseFeePerGas", [`0x${(base * 10n).toString(16)}`]);
+      await stack.rpc("anvil_setNextBlockBaseFeePerGas", [hex(base * 10n)]);
       await stack.rpc("anvil_mine", ["0x1"]);
       expect(original?.maxFeePerGas ?? 0n).toBeLessThan((await stack.client.getBlock()).baseFeePerGas ?? 0n);
       node.accept();
@@ -456,16 +459,9 @@ describe("nonce self-repair and funds", () => {
 
   test("error: requests that each fit the balance but together exceed it: the one that does not fit fails, the rest land", async () => {
     relayer = await stack.startRelayer({ nodeEnv: "production" });
-    const spender = await stack.createCustodialUser("overdrawn");
-    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    const spender = await walletWith("overdrawn", parseEther("1"));
     const transfer = (key: string, amount: bigint) =>
-      stack.submit({
-        userId: spender.userId,
-        from: spender.address,
-        idempotencyKey: key,
-        kind: "eth_transfer",
-        payload: { to: "0x00000000000000000000000000000000000000c9", amount: amount.toString() },
-      });
+      spender.transfer(key, "0x00000000000000000000000000000000000000c9", amount);
     const ids = [];
     for (const key of ["o1", "o2", "o3"]) ids.push(await transfer(key, parseEther("0.4")));
     ids.push(await transfer("o4", 1n));
@@ -480,16 +476,9 @@ describe("nonce self-repair and funds", () => {
 
   test("error: a mined transfer a reorg took off the chain still counts against the balance until it is mined again", async () => {
     relayer = await stack.startRelayer({ nodeEnv: "production", finalityDepth: 3 });
-    const spender = await stack.createCustodialUser("reorged");
-    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    const spender = await walletWith("reorged", parseEther("1"));
     const transfer = (key: string) =>
-      stack.submit({
-        userId: spender.userId,
-        from: spender.address,
-        idempotencyKey: key,
-        kind: "eth_transfer",
-        payload: { to: "0x00000000000000000000000000000000000000d1", amount: parseEther("0.6").toString() },
-      });
+      spender.transfer(key, "0x00000000000000000000000000000000000000d1", parseEther("0.6"));
     const followerLease = `${stack.redisPrefix}:relayer:lease:follower`;
     try {
       const first = await transfer("reorged-1");
@@ -515,17 +504,10 @@ describe("nonce self-repair and funds", () => {
 
   test("behavior: a fee bump may not spend what another unmined transaction of the wallet may cost", async () => {
     relayer = await stack.startRelayer({ nodeEnv: "production", relayerReplaceAfterMs: 2_000, finalityDepth: 1 });
-    const spender = await stack.createCustodialUser("bumper");
-    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    const spender = await walletWith("bumper", parseEther("1"));
     await stack.rpc("evm_setAutomine", [false]);
     const transfer = (key: string) =>
-      stack.submit({
-        userId: spender.userId,
-        from: spender.address,
-        idempotencyKey: key,
-        kind: "eth_transfer",
-        payload: { to: "0x00000000000000000000000000000000000000d3", amount: parseEther("0.1").toString() },
-      });
+      spender.transfer(key, "0x00000000000000000000000000000000000000d3", parseEther("0.1"));
     const ids = [await transfer("bumper-1"), await transfer("bumper-2")];
     await waitFor("both sent", async () => (await Promise.all(ids.map(statusOf))).every((s) => s === "sent"));
     const sentAt = Date.now();
@@ -542,12 +524,12 @@ describe("nonce self-repair and funds", () => {
       if (leastBumpExtra === undefined || bumpExtra < leastBumpExtra) leastBumpExtra = bumpExtra;
     }
     const margin = (leastBumpExtra ?? 0n) / 2n;
-    await stack.rpc("anvil_setBalance", [spender.address, `0x${(mostBoth + margin).toString(16)}`]);
+    await setBalance(spender.address, mostBoth + margin);
     // Past the replace delay, and some polls more: neither is bumped, since the bump would leave the other unpayable.
     await new Promise((resolve) => setTimeout(resolve, sentAt + 4_000 - Date.now()));
     for (const id of ids) expect((await variantsOf(id)).map((variant) => variant.purpose)).toEqual(["original"]);
 
-    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    await setBalance(spender.address, parseEther("1"));
     await stack.rpc("evm_setAutomine", [true]);
     await stack.rpc("anvil_mine", ["0x1"]);
     const rows = await stack.waitForFinal(ids);
@@ -556,18 +538,10 @@ describe("nonce self-repair and funds", () => {
 
   test("behavior: short of the market's price, a stuck transaction is replaced at the most the wallet can pay", async () => {
     relayer = await stack.startRelayer({ nodeEnv: "production", relayerReplaceAfterMs: 1_000, finalityDepth: 1 });
-    const spender = await stack.createCustodialUser("stall");
-    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    const spender = await walletWith("stall", parseEther("1"));
     await stack.rpc("evm_setAutomine", [false]);
     const value = parseEther("0.1");
-    const transfer = (key: string) =>
-      stack.submit({
-        userId: spender.userId,
-        from: spender.address,
-        idempotencyKey: key,
-        kind: "eth_transfer",
-        payload: { to: "0x00000000000000000000000000000000000000d7", amount: value.toString() },
-      });
+    const transfer = (key: string) => spender.transfer(key, "0x00000000000000000000000000000000000000d7", value);
     const ids = [await transfer("stall-1"), await transfer("stall-2")];
     await waitFor("both sent", async () => (await Promise.all(ids.map(statusOf))).every((s) => s === "sent"));
     const [first, second] = await Promise.all(
@@ -581,28 +555,25 @@ describe("nonce self-repair and funds", () => {
     const tip = first?.maxPriorityFeePerGas ?? 0n;
     // The base fee jumps twentyfold: both wait, and the market's price for a bump is 1.2 × that base plus a tip.
     const base = (first?.maxFeePerGas ?? 0n) * 20n;
-    await stack.rpc("anvil_setNextBlockBaseFeePerGas", [`0x${base.toString(16)}`]);
+    await stack.rpc("anvil_setNextBlockBaseFeePerGas", [hex(base)]);
     await stack.rpc("anvil_mine", ["0x1"]);
     // Enough for the second as signed and for the first at the base fee plus a bumped tip: not the market's price.
     const secondCost = (second?.gas ?? 0n) * (second?.maxFeePerGas ?? 0n) + (second?.value ?? 0n);
     const bumpTip = (tip * 12n) / 10n;
-    await stack.rpc("anvil_setBalance", [
-      spender.address,
-      `0x${(secondCost + gas * (base + bumpTip) + value).toString(16)}`,
-    ]);
+    await setBalance(spender.address, secondCost + gas * (base + bumpTip) + value);
 
     const bump = await waitFor("a replacement the wallet can pay", async () =>
       (await variantsOf(ids[0] as string)).find((variant) => variant.purpose === "speed_up"),
     );
     expect(bump.maxFeePerGas ?? 0n).toBeGreaterThan(base);
     expect(bump.maxFeePerGas ?? 0n).toBeLessThanOrEqual(base + bumpTip);
-    await stack.rpc("anvil_setNextBlockBaseFeePerGas", [`0x${base.toString(16)}`]);
+    await stack.rpc("anvil_setNextBlockBaseFeePerGas", [hex(base)]);
     await stack.rpc("anvil_mine", ["0x1"]);
     await waitFor("the first mined", async () =>
       ["mined", "confirmed"].includes((await statusOf(ids[0] as string)) ?? ""),
     );
 
-    await stack.rpc("anvil_setBalance", [spender.address, `0x${parseEther("1").toString(16)}`]);
+    await setBalance(spender.address, parseEther("1"));
     await stack.rpc("evm_setAutomine", [true]);
     await stack.rpc("anvil_mine", ["0x1"]);
     const rows = await stack.waitForFinal(ids);
@@ -611,9 +582,7 @@ describe("nonce self-repair and funds", () => {
 
   test("behavior: a request whose cancel loses its nonce after an earlier lost nonce still ends failed", async () => {
     relayer = await stack.startRelayer({ nodeEnv: "production" });
-    const spender = await stack.createCustodialUser("twice");
-    const eth = (amount: string) => `0x${parseEther(amount).toString(16)}`;
-    await stack.rpc("anvil_setBalance", [spender.address, eth("1")]);
+    const spender = await walletWith("twice", parseEther("1"));
     await stack.rpc("anvil_impersonateAccount", [spender.address]);
     const foreign = async (nonce: number) => {
       const base = (await stack.client.getBlock()).baseFeePerGas ?? 0n;
@@ -622,9 +591,9 @@ describe("nonce self-repair and funds", () => {
           from: spender.address,
           to: "0x00000000000000000000000000000000000000ee",
           value: "0x0",
-          nonce: `0x${nonce.toString(16)}`,
-          maxFeePerGas: `0x${(base * 2n + parseEther("0.000000002")).toString(16)}`,
-          maxPriorityFeePerGas: `0x${parseEther("0.000000002").toString(16)}`,
+          nonce: hex(BigInt(nonce)),
+          maxFeePerGas: hex(base * 2n + parseEther("0.000000002")),
+          maxPriorityFeePerGas: hex(parseEther("0.000000002")),
           gas: "0x5208",
         },
       ]);
@@ -633,13 +602,7 @@ describe("nonce self-repair and funds", () => {
     const recipient = "0x00000000000000000000000000000000000000d2";
     try {
       await stack.rpc("evm_setAutomine", [false]);
-      const doomed = await stack.submit({
-        userId: spender.userId,
-        from: spender.address,
-        idempotencyKey: "twice",
-        kind: "eth_transfer",
-        payload: { to: recipient, amount: parseEther("0.5").toString() },
-      });
+      const doomed = await spender.transfer("twice", recipient, parseEther("0.5"));
       await waitFor("sent", async () => (await statusOf(doomed)) === "sent");
       // A transaction sent outside the relayer takes its nonce: it goes back to the queue, for a fresh one.
       await stack.redis.set(lease, "elsewhere:1:busy", "PX", 120_000);
@@ -649,22 +612,16 @@ describe("nonce self-repair and funds", () => {
       await waitFor("re-queued", async () => (await statusOf(doomed)) === "queued");
       // A later request of the wallet reserves nonces for both; then the wallet cannot pay for the first any more,
       // so it is cancelled, and a transaction sent outside the relayer takes the cancel's nonce too.
-      const later = await stack.submit({
-        userId: spender.userId,
-        from: spender.address,
-        idempotencyKey: "twice-later",
-        kind: "eth_transfer",
-        payload: { to: "0x00000000000000000000000000000000000000d4", amount: "1" },
-      });
+      const later = await spender.transfer("twice-later", "0x00000000000000000000000000000000000000d4", 1n);
       const laterNonce = await createNonceReservations(stack.database.db).reserve(later, spender.address);
-      await stack.rpc("anvil_setBalance", [spender.address, eth("0.01")]);
+      await setBalance(spender.address, parseEther("0.01"));
       await foreign(laterNonce - 1);
       await stack.redis.del(lease);
       await waitFor("cancelling", async () => {
         const [row] = await stack.database.db.select().from(txRequests).where(eq(txRequests.id, doomed));
         return row?.errorCode === "insufficient_funds" && row.status !== "queued";
       });
-      await stack.rpc("anvil_setBalance", [spender.address, eth("1")]);
+      await setBalance(spender.address, parseEther("1"));
 
       const [row] = await stack.waitForFinal([doomed]);
       expect(row).toMatchObject({ status: "failed", errorCode: "insufficient_funds" });
