@@ -40,6 +40,14 @@ afterAll(async () => {
 /** Fills the rest of a `depth`-block window after `blocksUsed` blocks of actions, so a reorg of `depth` removes them. */
 const padTo = (depth: number, blocksUsed: number) => chain.mine(Math.max(0, depth - blocksUsed));
 
+/** The indexer's status once it reports a deep reorg, stops with a failure, or `timeoutMs` passes. */
+async function untilDeepReorg(target: TestIndexer, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!target.status().deepReorg && !target.status().failure && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
+  return target.status();
+}
+
 async function expectConsistent(context: string) {
   await waitUntilIndexed(indexer, chain);
   await expectTablesMatchChain(chain, database, context);
@@ -163,9 +171,7 @@ describe("reorg deeper than the window", () => {
     await chain.mine(TEST_FINALITY_DEPTH);
     await waitUntilIndexed(indexer, chain);
     await chain.reorg(TEST_FINALITY_DEPTH + 1);
-    const deadline = Date.now() + 10_000;
-    while (!indexer.status().deepReorg && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const status = indexer.status();
+    const status = await untilDeepReorg(indexer);
     expect(status.deepReorg?.indexedHash).toMatch(/^0x[0-9a-f]{64}$/);
     expect(status.deepReorg?.canonicalHash).not.toBe(status.deepReorg?.indexedHash);
     const readyz = await app.request("/readyz");
@@ -199,9 +205,7 @@ describe("reorg deeper than the window", () => {
     await chain.mine(TEST_FINALITY_DEPTH);
     await waitUntilIndexed(indexer, chain);
     await chain.reorg((await chain.headNumber()) - fork + 1);
-    const deadline = Date.now() + 10_000;
-    while (!indexer.status().deepReorg && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(indexer.status().deepReorg).not.toBeNull();
+    expect((await untilDeepReorg(indexer)).deepReorg).not.toBeNull();
     await indexer.stop();
 
     const recovery = createTestIndexer(chain, database);
@@ -239,9 +243,7 @@ describe("reorg deeper than the window", () => {
     await chain.revert(snapshot);
     await chain.issueCertificate(bob, "bafycanonicalearly");
     await chain.mine(orphanedHead - (await chain.headNumber()) + 2);
-    const deadline = Date.now() + 10_000;
-    while (!indexer.status().deepReorg && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(indexer.status().deepReorg).not.toBeNull();
+    expect((await untilDeepReorg(indexer)).deepReorg).not.toBeNull();
     await indexer.stop();
 
     // Every row below the orphaned certificate's block is canonical, so that block is accepted as the start; the
@@ -279,10 +281,7 @@ describe("reorg deeper than the window, while backfilling", () => {
 
       await own.reorg((await own.headNumber()) - fork + 1);
       const second = startTestIndexer(own, ownDatabase);
-      const deadline = Date.now() + 20_000;
-      while (!second.status().deepReorg && !second.status().failure && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
-      const status = second.status();
+      const status = await untilDeepReorg(second, 20_000);
       await second.stop();
       expect(status.deepReorg?.canonicalHash).not.toBe(status.deepReorg?.indexedHash);
       // It stopped where it stood: nothing of the new chain was written on top of the orphaned rows.
