@@ -4,8 +4,6 @@ import { sql } from "drizzle-orm";
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import { requestId } from "hono/request-id";
-import { secureHeaders } from "hono/secure-headers";
 import type { ApiDeps } from "./context.ts";
 import { accessLog, requestIdOf } from "./http/access-log.ts";
 import { createDocsRoutes } from "./http/docs.ts";
@@ -17,6 +15,7 @@ import { setResponseHeader } from "./http/response-headers.ts";
 import { createRestRoutes } from "./http/rest.ts";
 import { rejectCrossSiteCookieWrites } from "./http/security.ts";
 import { verifySignedRequests } from "./http/signatures.ts";
+import { standardHeaders } from "./http/standard-headers.ts";
 import { createTrpcHandlers } from "./http/trpc-handlers.ts";
 import { RETRY_AFTER_SECONDS, reportUnavailable, unavailableMessage, unavailableService } from "./http/unavailable.ts";
 import { createVerifyPages } from "./http/verify-pages.tsx";
@@ -123,10 +122,9 @@ export function createApp(deps: ApiDeps) {
       .notFound((c) =>
         c.json({ error: { code: "NOT_FOUND", message: `No route for ${c.req.method} ${c.req.path}` } }, 404),
       )
-      .use(requestId())
+      .use(standardHeaders())
       .use(accessLog(deps.accessLogger))
       .use(metrics.middleware)
-      .use(secureHeaders())
       .use(rejectCrossSiteCookieWrites(deps.config.corsOrigins))
       .use("/trpc/*", crossOrigin(deps.config.corsOrigins))
       .use("/api/*", crossOrigin(deps.config.corsOrigins))

@@ -1,7 +1,6 @@
 import type { Logger } from "@certchain/common";
 import type { Context, MiddlewareHandler } from "hono";
 import { routeLabel } from "./metrics.ts";
-import { setResponseHeader } from "./response-headers.ts";
 
 /** What handlers tell the access log: the signed-in user, once the request's session has been read. */
 export type ApiEnv = { Variables: { requestId: string; userId?: number } };
@@ -15,8 +14,6 @@ export function accessLog(logger: Logger): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const started = performance.now();
     await next();
-    // Handlers that build their own Response (tRPC's) drop headers set before them; the id must reach the client.
-    if (!c.res.headers.has("x-request-id")) setResponseHeader(c, "x-request-id", c.get("requestId"));
     logger.info({
       reqId: c.get("requestId"),
       method: c.req.method,

@@ -29,6 +29,9 @@ export type DirectQueriesOptions<TContext> = {
   onError?: QueryErrorHandler<TContext>;
 };
 
+/** The headers of every answer, as the adapter sends them. */
+const ANSWER_HEADERS = { vary: "trpc-accept, accept", "content-type": "application/json" } as const;
+
 /** One call of a request: its procedure path, its batch position and its raw input. */
 type QueryCall = { path: string; index: number; input: unknown };
 
@@ -145,8 +148,12 @@ export function directQueries<TContext>(options: DirectQueriesOptions<TContext>)
     const json = request.batch ? outcomes : (outcomes[0] as CallOutcome);
     // The adapter's status rules: each call's status, 207 when a batch's differ.
     const status = getHTTPStatusCode(json as Parameters<typeof getHTTPStatusCode>[0], errors);
-    const headers = new Headers({ vary: "trpc-accept, accept", "content-type": "application/json" });
+    const body = JSON.stringify(transformTRPCResponse(config, json as never));
+    // A plain object when the procedures added no header (cookies, `Retry-After`): @hono/node-server writes that
+    // straight to the socket, where a `Headers` would be converted first.
+    if (resHeaders.keys().next().done) return new Response(body, { status, headers: { ...ANSWER_HEADERS } });
+    const headers = new Headers(ANSWER_HEADERS);
     for (const [name, value] of resHeaders) headers.append(name, value);
-    return new Response(JSON.stringify(transformTRPCResponse(config, json as never)), { status, headers });
+    return new Response(body, { status, headers });
   };
 }
