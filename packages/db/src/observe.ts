@@ -11,7 +11,7 @@ export function openDatabase(
   config: Pick<Config, "databaseUrl" | "dbPoolSize" | "dbSlowQueryMs">,
   logger: Pick<Logger, "warn">,
   defaultPoolSize: number,
-  options: Pick<CreateDbOptions, "statementTimeoutMs"> = {},
+  options: Pick<CreateDbOptions, "statementTimeoutMs" | "traceCallers"> = {},
 ): DbHandle {
   return createDb(config.databaseUrl, {
     poolSize: config.dbPoolSize ?? defaultPoolSize,
