@@ -130,3 +130,23 @@ test("error: a server that refuses the statement limit (a proxy reporting anothe
     await bounded.close();
   }
 });
+
+test("behavior: by default a failed statement's error names the code that sent it; with traceCallers off it still names the statement", async () => {
+  const untraced = createDb(database.url, { poolSize: 1, traceCallers: false });
+  try {
+    async function sendBadStatement(db: DbHandle["db"]) {
+      return db.execute(sql`SELECT no_such_column FROM users`);
+    }
+    const traced = await sendBadStatement(handle.db).catch((error: Error) => error);
+    const bare = await sendBadStatement(untraced.db).catch((error: Error) => error);
+    for (const error of [traced, bare]) {
+      expect(error).toBeInstanceOf(Error);
+      expect(String((error as Error).message)).toContain("SELECT no_such_column FROM users");
+    }
+    const stackOf = (error: unknown) => String((error as { cause?: Error }).cause?.stack ?? "");
+    expect(stackOf(traced)).toContain("sendBadStatement");
+    expect(stackOf(bare)).not.toContain("sendBadStatement");
+  } finally {
+    await untraced.close();
+  }
+});
