@@ -31,7 +31,14 @@ import { createContentStore } from "@certchain/storage";
 import { createApiDeps } from "../../apps/api/src/deps.ts";
 import { MAX_PAGE_SIZE } from "../../apps/api/src/pagination.ts";
 import { measureLayers } from "./api/layers.ts";
-import { type LoadResult, type LoadTarget, runLoad, type ServerProcess, startServerProcess } from "./api/load.ts";
+import {
+  type LoadResult,
+  type LoadTarget,
+  runLoad,
+  type ServerProcess,
+  startScriptNodeFlags,
+  startServerProcess,
+} from "./api/load.ts";
 import {
   explainProcedures,
   formatPlans,
@@ -179,6 +186,7 @@ export const benchmark: Benchmark = {
       const api = await startServerProcess({
         name: "api",
         entry: "apps/api/src/main.ts",
+        nodeFlags: startScriptNodeFlags("apps/api"),
         env: apiEnv(apiPort, "0"),
         port: apiPort,
         readyPath: "/readyz",
@@ -224,6 +232,7 @@ export const benchmark: Benchmark = {
       const cachedApi = await startServerProcess({
         name: "api cached",
         entry: "apps/api/src/main.ts",
+        nodeFlags: startScriptNodeFlags("apps/api"),
         env: apiEnv(cachedPort, environment.cacheTtlMs === 0 ? undefined : String(environment.cacheTtlMs)),
         port: cachedPort,
         readyPath: "/readyz",

@@ -4,7 +4,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { repoRoot } from "@certchain/common";
 import { bundleEntryForTest } from "@certchain/common/testing";
 import autocannon from "autocannon";
 
@@ -39,12 +41,14 @@ export async function startServerProcess(options: {
   name: string;
   entry: string;
   args?: string[];
+  /** Flags for `node` itself (see `startScriptNodeFlags`). */
+  nodeFlags?: string[];
   env: Record<string, string>;
   port: number;
   readyPath: string;
 }): Promise<ServerProcess> {
   const bundle = await bundleEntryForTest(options.entry);
-  const child = spawn(process.execPath, [bundle, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), bundle, ...(options.args ?? [])], {
     // Only what the server is given, so a developer's .env or shell cannot change what is measured.
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -83,6 +87,17 @@ export async function startServerProcess(options: {
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * The node flags a workspace's `start` script gives its daemon (`tsx --max-semi-space-size=32 src/main.ts`), so the
+ * benchmark measures it as `npm run api` runs it.
+ */
+export function startScriptNodeFlags(workspace: string): string[] {
+  const manifest = JSON.parse(readFileSync(join(repoRoot, workspace, "package.json"), "utf8")) as {
+    scripts?: { start?: string };
+  };
+  return (manifest.scripts?.start ?? "").split(/\s+/).filter((word) => word.startsWith("--"));
 }
 
 function cpuSecondsOf(child: ChildProcess): number | undefined {
