@@ -31,11 +31,8 @@ test("default: an internal failure of a procedure reaches Sentry with its stack 
   const bug = () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'tokenId')"));
   const broken = createApp({
     ...api.deps,
-    // The certificate read is prepared (apps/api/src/queries.ts): the bug strikes when it is executed.
-    db: {
-      ...api.deps.db,
-      select: () => ({ from: () => ({ where: () => ({ prepare: () => ({ execute: bug }) }) }) }),
-    } as never,
+    // The certificate is read through the pool (apps/api/src/queries.ts): the bug strikes when the statement runs.
+    db: { ...api.deps.db, $client: { execute: bug } } as never,
   });
   const response = await broken.request("/trpc/certificates.get?input=%7B%22tokenId%22%3A1%7D");
   expect(response.status).toBe(500);

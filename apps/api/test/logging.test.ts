@@ -69,14 +69,9 @@ test("behavior: errors go to the error file with their stack; the client gets on
   const config = { ...api.deps.config, logLevel: "info" as const, logDir };
   const logger = createLogger(config, "api-errors");
   // A database that fails the way an unreachable server does, with its address in the message.
-  // The certificate read is prepared (apps/api/src/queries.ts): it fails when executed.
+  // The certificate is read through the pool (apps/api/src/queries.ts): it fails when the statement runs.
   const execute = () => Promise.reject(new Error("connect ECONNREFUSED secret-db-host:3306"));
-  const failing = { where: () => ({ prepare: () => ({ execute }) }) };
-  const broken = createApp({
-    ...api.deps,
-    logger,
-    db: { ...api.deps.db, select: () => ({ from: () => failing }) } as never,
-  });
+  const broken = createApp({ ...api.deps, logger, db: { ...api.deps.db, $client: { execute } } as never });
   const response = await broken.request("/trpc/certificates.get?input=%7B%22tokenId%22%3A1%7D");
   expect(response.status).toBe(500);
   const body = await response.text();

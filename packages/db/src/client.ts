@@ -6,8 +6,11 @@ import * as schema from "./schema/index.ts";
 import { SESSION_SETUP_SQL } from "./session-setup.ts";
 import { connectionOptions, parseDatabaseUrl, requireDatabaseName } from "./url.ts";
 
-/** The drizzle database, typed with the whole schema (`db.query.<table>` included, without `with`). */
-export type Db = MySql2Database<typeof schema>;
+/**
+ * The drizzle database, typed with the whole schema (`db.query.<table>` included, without `with`); `$client` is its
+ * mysql2 pool.
+ */
+export type Db = MySql2Database<typeof schema> & { $client: Pool };
 
 /** A transaction handle as passed to `db.transaction(async (tx) => …)`; accepts the same queries as `Db`. */
 export type DbTransaction = Parameters<Parameters<Db["transaction"]>[0]>[0];

@@ -20,6 +20,7 @@ export {
 export { isTxRequestId, newTxRequestId, TX_REQUEST_ID_PATTERN, type TxRequestId } from "./ids.ts";
 export { MIGRATIONS_FOLDER, type MigrationResult, migrateDatabase } from "./migrate.ts";
 export { openDatabase, registerPoolMetrics } from "./observe.ts";
+export { createRowReader, type RowReader } from "./row-reader.ts";
 export * from "./rows.ts";
 export * as schema from "./schema/index.ts";
 export * from "./schema/index.ts";

@@ -1,13 +1,13 @@
 /**
- * The SQL the API really sends: the app runs in this process over a drizzle instance with a query logger, each
- * procedure is called through `app.request()`, and the statements it ran are recorded with their parameters. Those
- * are then `EXPLAIN`ed on the seeded data, so the plans shown are the procedures' own, never hand-copied SQL.
+ * The SQL the API really sends: the app runs in this process over a pool that records every statement sent through it
+ * (by drizzle or straight to mysql2), each procedure is called through `app.request()`, and the statements it ran are
+ * recorded with their parameters. Those are then `EXPLAIN`ed on the seeded data, so the plans shown are the
+ * procedures' own, never hand-copied SQL.
  */
 import type { Config } from "@certchain/common";
 import type { Deployment } from "@certchain/contracts";
 import { schema } from "@certchain/db";
 import type { ContentStore } from "@certchain/storage";
-import type { Logger as DrizzleLogger } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/mysql2";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import { createApp } from "../../../apps/api/src/app.ts";
@@ -48,8 +48,8 @@ export async function startRecordingApi(options: {
   storage: ContentStore;
 }): Promise<RecordingApi> {
   let recorded: RecordedQuery[] = [];
-  const logger: DrizzleLogger = { logQuery: (sql, params) => void recorded.push({ sql, params }) };
-  const db = drizzle(options.pool, { schema, mode: "default", logger });
+  const pool = recordingStatements(options.pool, (query) => recorded.push(query));
+  const db = drizzle(pool, { schema, mode: "default" });
   const closers: Array<() => Promise<void>> = [];
   const deps = await createApiDeps(options.config, db, {
     deployment: options.deployment,
@@ -76,6 +76,29 @@ export async function startRecordingApi(options: {
       await Promise.all(closers.map((close) => close()));
     },
   };
+}
+
+/**
+ * `pool`, recording each statement sent with `query` or `execute`, on the pool or on a connection taken from it (a
+ * transaction's).
+ */
+function recordingStatements<T extends object>(client: T, record: (query: RecordedQuery) => void): T {
+  return new Proxy(client, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value !== "function") return value;
+      if (key === "query" || key === "execute") {
+        return (first: string | { sql: string }, params?: unknown[], ...rest: unknown[]) => {
+          record({ sql: typeof first === "string" ? first : first.sql, params: params ?? [] });
+          return value.call(target, first, params, ...rest);
+        };
+      }
+      if (key === "getConnection") {
+        return async (...args: unknown[]) => recordingStatements(await value.apply(target, args), record);
+      }
+      return value.bind(target);
+    },
+  });
 }
 
 type ExplainRow = {
