@@ -3,10 +3,12 @@
  *
  * 1. Seeds a fresh database (100,000 certificates, 20,000 listings, 50,000 transactions, 1,001 users with sessions)
  *    and deploys the contracts on a fresh anvil, as the API's dependencies need.
- * 2. Runs every list query's procedure in-process with drizzle's query logger and prints `EXPLAIN` of each statement
+ * 2. Runs every list query's procedure in-process, recording the statements at the pool, and prints `EXPLAIN` of each
+ *    statement
  *    it sent, flagging any table read without an index or sorted in full.
  * 3. Measures `certificates.get`'s CPU per call layer by layer, in-process (`api/layers.ts`): where the time goes.
- * 4. Baseline: a bare Hono route running `certificates.get`'s recorded SQL with mysql2 (`api/baseline-server.ts`).
+ * 4. Baseline: a bare Hono route sending `certificates.get`'s recorded statement with mysql2, as the API sends it (as
+ *    text or prepared), from `api/baseline-server.ts`.
  * 5. The real API (`apps/api/src/main.ts`, as deployed but with its read cache off) under autocannon:
  *    `certificates.get` over tRPC and REST, taking turns with the baseline for three rounds (the ratios compare the
  *    means), then the list procedures, `account.transactions` with a session, and `auth.login`.
@@ -43,6 +45,7 @@ import {
   explainProcedures,
   formatPlans,
   type PlannedCall,
+  type RecordedQuery,
   type RecordingApi,
   startRecordingApi,
 } from "./api/queries.ts";
@@ -114,7 +117,7 @@ export const benchmark: Benchmark = {
       const storage = await createContentStore({ directory: storageDir });
       const recording = await startRecordingApi({ pool: database.pool, deployment, storage, config });
       cleanup.add(() => recording.close());
-      const getSql = await certificatesGetSql(recording);
+      const getStatement = await certificatesGetStatement(recording);
       const plans = await explainProcedures(recording, database.pool, planCalls(seeded, paymentToken));
       const unindexed = plans.filter((plan) => plan.fullScans.length > 0);
       const sorting = plans.filter((plan) => plan.sortedScans.length > 0);
@@ -134,7 +137,7 @@ export const benchmark: Benchmark = {
         deps,
         db: database.db,
         pool: database.pool,
-        getSql,
+        getStatement,
         randomTokenId,
         cached: { deps: cachedDeps, hotTokenId: randomHotTokenId },
       });
@@ -157,7 +160,7 @@ export const benchmark: Benchmark = {
       const baseline = await startServerProcess({
         name: "baseline",
         entry: "scripts/bench/api/baseline-server.ts",
-        args: [getSql],
+        args: [getStatement.sql, getStatement.method],
         env: { DATABASE_URL: database.url, API_PORT: String(baselinePort), LOG_LEVEL: "warn" },
         port: baselinePort,
         readyPath: "/certificates/1",
@@ -416,8 +419,8 @@ function cacheHitRows(metrics: string): BenchmarkResult[] {
   });
 }
 
-/** What `certificates.get` sends to MySQL, as recorded: the baseline runs exactly this. */
-async function certificatesGetSql(recording: RecordingApi): Promise<string> {
+/** What `certificates.get` sends to MySQL, as recorded: the baseline sends exactly this, the same way. */
+async function certificatesGetStatement(recording: RecordingApi): Promise<RecordedQuery> {
   const { queries } = await recording.call({ procedure: "certificates.get", input: { tokenId: 1 } });
   const [query, ...others] = queries;
   if (!query || others.length > 0 || query.params.length !== 1 || query.params[0] !== 1) {
@@ -425,7 +428,7 @@ async function certificatesGetSql(recording: RecordingApi): Promise<string> {
       `certificates.get no longer sends one statement with the token id as its only parameter (it sent ${JSON.stringify(queries)}): update the baseline`,
     );
   }
-  return query.sql;
+  return query;
 }
 
 /** Procedure calls whose statements are EXPLAINed; `pages: 2` follows the first page's cursor. */

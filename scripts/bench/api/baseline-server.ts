@@ -1,8 +1,8 @@
 /**
  * The API benchmark's baseline: a bare Hono app on @hono/node-server (as the API is served) with one route that runs
- * `certificates.get`'s SQL with mysql2 directly — no tRPC, zod, drizzle, session lookup or chain head. Started by
- * `api.bench.ts` as `node <bundle> <sql>` with DATABASE_URL and API_PORT; the SQL is what the procedure sent, as
- * drizzle's query logger recorded it, with one `?` for the token id.
+ * `certificates.get`'s statement with mysql2 directly — no tRPC, zod, drizzle, session lookup or chain head. Started
+ * by `api.bench.ts` as `node <bundle> <sql> <query|execute>` with DATABASE_URL and API_PORT; the statement is what the
+ * procedure sent, with one `?` for the token id, sent the way it sent it (as text, or as a prepared statement).
  */
 import { createShutdown, loadConfig, runMain } from "@certchain/common";
 import { parseDatabaseUrl } from "@certchain/db";
@@ -16,8 +16,10 @@ const DRAIN_TIMEOUT_MS = 5_000;
 
 runMain("bench-baseline", async () => {
   const config = loadConfig();
-  const sql = process.argv[2];
-  if (!sql) throw new Error("usage: baseline-server <sql with one ? for the token id>");
+  const [sql, method] = process.argv.slice(2);
+  if (!sql || (method !== "query" && method !== "execute")) {
+    throw new Error("usage: baseline-server <sql with one ? for the token id> query|execute");
+  }
   const target = parseDatabaseUrl(config.databaseUrl);
   const pool = createPool({
     host: target.host,
@@ -35,7 +37,11 @@ runMain("bench-baseline", async () => {
     if (!/^\d{1,15}$/.test(id)) return c.json({ error: "not a token id" }, 400);
     inFlight++;
     try {
-      const [rows] = await pool.query<RowDataPacket[]>(sql, [Number(id)]);
+      const values = [Number(id)];
+      const [rows] =
+        method === "execute"
+          ? await pool.execute<RowDataPacket[]>(sql, values)
+          : await pool.query<RowDataPacket[]>(sql, values);
       const row = rows[0];
       return row ? c.json(row) : c.json({ error: "not found" }, 404);
     } finally {

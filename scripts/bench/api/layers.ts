@@ -1,6 +1,6 @@
 /**
  * Where `certificates.get`'s CPU goes, layer by layer, measured in this process without sockets: the driver call the
- * baseline makes, then the procedure's drizzle query, the procedure through a tRPC caller (zod input and output,
+ * baseline makes, then the procedure's row read (decoded as drizzle decodes it), the procedure through a tRPC caller (zod input and output,
  * middleware), and the whole app through `app.request()` by the REST path and by tRPC. Each layer includes the ones
  * before it; the differences are what each adds. CPU time per call, with CONCURRENCY calls in flight.
  */
@@ -11,6 +11,7 @@ import { type ApiDeps, createContextInner } from "../../../apps/api/src/context.
 import { queriesOf } from "../../../apps/api/src/queries.ts";
 import { appRouter } from "../../../apps/api/src/root.ts";
 import { createCallerFactory } from "../../../apps/api/src/trpc.ts";
+import type { RecordedQuery } from "./queries.ts";
 
 const CALLS_PER_ROUND = 2_000;
 const WARMUP_CALLS = 3_000;
@@ -30,12 +31,12 @@ export async function measureLayers(options: {
   db: Db;
   pool: Pool;
   /** `certificates.get`'s recorded SQL, one `?` for the token id. */
-  getSql: string;
+  getStatement: RecordedQuery;
   randomTokenId: () => number;
   /** The same dependencies with the read cache on: adds the tRPC path answered from its memory (`hotTokenId`'s ids). */
   cached?: { deps: ApiDeps; hotTokenId: () => number };
 }): Promise<LayerCost[]> {
-  const { deps, db, pool, getSql, randomTokenId, cached } = options;
+  const { deps, db, pool, getStatement, randomTokenId, cached } = options;
   const app = createApp(deps);
   const cachedApp = cached ? createApp(cached.deps) : undefined;
   const createCaller = createCallerFactory(appRouter);
@@ -45,9 +46,15 @@ export async function measureLayers(options: {
     if (response.status !== 200) throw new Error(`${path} answered ${response.status}`);
   };
   const layers: Array<[string, () => Promise<unknown>]> = [
-    ["mysql2 query (the baseline's call)", () => pool.query(getSql, [randomTokenId()])],
-    // The procedure's query as routers/certificates.ts runs it: prepared once, executed through drizzle.
-    ["+ drizzle (prepared select)", () => queriesOf(db).certificate(randomTokenId())],
+    [
+      "mysql2 statement (the baseline's call)",
+      () =>
+        getStatement.method === "execute"
+          ? pool.execute(getStatement.sql, [randomTokenId()])
+          : pool.query(getStatement.sql, [randomTokenId()]),
+    ],
+    // The procedure's read as routers/certificates.ts runs it: the same statement, its row decoded as drizzle would.
+    ["+ the row decoded (createRowReader)", () => queriesOf(db).certificate(randomTokenId())],
     [
       "+ procedure via tRPC caller",
       () => createCaller(createContextInner(deps)).certificates.get({ tokenId: randomTokenId() }),

@@ -14,7 +14,8 @@ import { createApp } from "../../../apps/api/src/app.ts";
 import { createApiDeps } from "../../../apps/api/src/deps.ts";
 import { MAX_PAGE_SIZE } from "../../../apps/api/src/pagination.ts";
 
-export type RecordedQuery = { sql: string; params: unknown[] };
+/** A statement as sent: its SQL and parameters, and whether as text (`query`) or as a prepared statement (`execute`). */
+export type RecordedQuery = { sql: string; params: unknown[]; method: "query" | "execute" };
 
 export type ProcedureCall = {
   procedure: string;
@@ -89,7 +90,7 @@ function recordingStatements<T extends object>(client: T, record: (query: Record
       if (typeof value !== "function") return value;
       if (key === "query" || key === "execute") {
         return (first: string | { sql: string }, params?: unknown[], ...rest: unknown[]) => {
-          record({ sql: typeof first === "string" ? first : first.sql, params: params ?? [] });
+          record({ sql: typeof first === "string" ? first : first.sql, params: params ?? [], method: key });
           return value.call(target, first, params, ...rest);
         };
       }
