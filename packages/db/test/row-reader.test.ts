@@ -51,6 +51,18 @@ describe("the same answer as drizzle", () => {
     expect((await read(full.tokenId))?.expiresAt).toEqual(new Date("2026-06-30T12:34:56Z"));
   });
 
+  test("behavior: DATETIMEs in the years 0 to 99, which a Date built from their parts would put in the 1900s", async () => {
+    const { db, pool } = database;
+    const ancient = newCertificate({
+      issuedAt: new Date("0050-06-15T10:20:30Z"),
+      expiresAt: new Date("0099-12-31T23:59:59Z"),
+    });
+    await db.insert(certificates).values(ancient);
+    const row = await createRowReader(pool, certificates, certificates.tokenId)(ancient.tokenId);
+    expect(row).toEqual(await drizzleRow(certificates, certificates.tokenId, ancient.tokenId));
+    expect(row?.issuedAt.toISOString()).toBe("0050-06-15T10:20:30.000Z");
+  });
+
   test("behavior: API keys: JSON, raw bytes, ASCII strings, INT UNSIGNED and DATETIME(3) with milliseconds", async () => {
     const { db, pool } = database;
     const [user] = await db.insert(users).values(newUser()).$returningId();
