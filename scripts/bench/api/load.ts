@@ -91,13 +91,15 @@ export async function startServerProcess(options: {
 
 /**
  * The node flags a workspace's `start` script gives its daemon (`tsx --max-semi-space-size=32 src/main.ts`), so the
- * benchmark measures it as `npm run api` runs it.
+ * benchmark measures it as `npm run api` runs it. Flags node does not know (tsx's own) are left out.
  */
 export function startScriptNodeFlags(workspace: string): string[] {
   const manifest = JSON.parse(readFileSync(join(repoRoot, workspace, "package.json"), "utf8")) as {
     scripts?: { start?: string };
   };
-  return (manifest.scripts?.start ?? "").split(/\s+/).filter((word) => word.startsWith("--"));
+  return (manifest.scripts?.start ?? "")
+    .split(/\s+/)
+    .filter((word) => word.startsWith("--") && process.allowedNodeEnvironmentFlags.has(word.split("=")[0] ?? word));
 }
 
 function cpuSecondsOf(child: ChildProcess): number | undefined {
