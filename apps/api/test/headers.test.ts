@@ -77,7 +77,7 @@ describe.each([
     }
   });
 
-  test("behavior: a route's own policy wins: the docs page keeps its Content-Security-Policy and one of each header", async () => {
+  test("behavior: a route's own policy is kept beside the defaults: the docs page's Content-Security-Policy, one value per header", async () => {
     const response = await send("/docs", {});
     expect(response.status).toBe(200);
     expect(response.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");

@@ -65,7 +65,7 @@ export type CreateDbOptions = {
   statementTimeoutMs?: number;
   /**
    * Whether a failed statement's error carries the stack of the code that sent it (mysql2's `trace`, default on). It
-   * costs a stack capture on every statement: turned off, `certificates.get` served 16 % more requests per CPU second
+   * costs a stack capture on every statement: turned off, `certificates.get` used about a sixth less CPU per response
    * (docs/performance.md). The error still names its statement (drizzle's `DrizzleQueryError`), and a daemon's log
    * line names the request or job.
    */
