@@ -33,3 +33,29 @@ test("behavior: /metrics shows the database pool's size, connections in use and 
   expect(text).toMatch(/^certchain_db_pool_connections\{state="in_use"\} 0$/m);
   expect(text).toMatch(/^certchain_db_pool_waits_total \d+$/m);
 });
+
+test("behavior: a tRPC call is labelled as tRPC reads its path, percent-encoded or not", async () => {
+  const labels = {
+    batch: 'method="GET",route="trpc:batch",status="404"',
+    single: 'method="GET",route="trpc:certificates.get",status="404"',
+    undecodable: 'method="GET",route="trpc:unknown",status="400"',
+  };
+  const counts = async () => {
+    const text = await (await api.app.request("/metrics")).text();
+    expect(text).not.toMatch(/%2C|%2E/i);
+    return {
+      batch: countOf(text, labels.batch),
+      single: countOf(text, labels.single),
+      undecodable: countOf(text, labels.undecodable),
+    };
+  };
+  const before = await counts();
+  const input = encodeURIComponent(JSON.stringify({ 0: { tokenId: 1 }, 1: { tokenId: 2 } }));
+  // Both calls of the batch ask for certificates nobody issued: 404 each, so 404 for the batch.
+  await api.app.request(`/trpc/certificates.get%2Ccertificates.get?batch=1&input=${input}`);
+  await api.app.request(`/trpc/certificates%2Eget?input=${encodeURIComponent('{"tokenId":1}')}`);
+  // A path tRPC cannot decode calls nothing: 400.
+  await api.app.request("/trpc/certificates.get%E0%A4%A");
+  const after = await counts();
+  expect(after).toEqual({ batch: before.batch + 1, single: before.single + 1, undecodable: before.undecodable + 1 });
+});

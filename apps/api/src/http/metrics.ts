@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import { appRouter } from "../root.ts";
+import { TRPC_PREFIX, trpcCallNames } from "./trpc-path.ts";
 
 export type ApiMetrics = {
   registry: Registry;
@@ -12,16 +13,17 @@ export type ApiMetrics = {
 const procedures = new Set(Object.keys(appRouter._def.procedures));
 
 /**
- * The label for a request: its procedure for tRPC (`trpc:certificates.get`; a batch is `trpc:batch`), else the route
- * pattern that matched (`/api/certificates/:id`). Never the raw path, whose ids would give each request a series.
+ * The label for a request: its procedure for tRPC (`trpc:certificates.get`; a batch is `trpc:batch`, commas
+ * percent-encoded or not), else the route pattern that matched (`/api/certificates/:id`). Never the raw path, whose
+ * ids would give each request a series.
  */
 export function routeLabel(c: Context): string {
-  const path = c.req.path;
-  if (path.startsWith("/trpc/")) {
-    const names = path.slice("/trpc/".length).split(",");
+  const names = trpcCallNames(c);
+  if (names) {
     if (names.length > 1) return "trpc:batch";
     return procedures.has(names[0] ?? "") ? `trpc:${names[0]}` : "trpc:unknown";
   }
+  if (c.req.path.startsWith(TRPC_PREFIX)) return "trpc:unknown";
   const matched = routePath(c);
   return matched === "/*" || matched === "*" ? "unmatched" : matched;
 }

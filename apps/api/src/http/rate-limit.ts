@@ -8,6 +8,7 @@ import { readSessionCredentials } from "../auth/credentials.ts";
 import { clientIp } from "./client-ip.ts";
 import { refusal } from "./refusal.ts";
 import { apiKeyOf } from "./signatures.ts";
+import { trpcCallNames } from "./trpc-path.ts";
 
 /** Counted against a client and refused with 429 and `Retry-After`. */
 export class RateLimitedError extends Error {
@@ -181,19 +182,9 @@ export function createLimits(config: Config, logger: Logger): Limits {
   };
 }
 
-/**
- * A tRPC batch (`/trpc/a,b,c`) counts each of its calls, with the path decoded as tRPC decodes it: Hono leaves a `%2C`
- * encoded, and tRPC reads it as a comma.
- */
+/** A tRPC batch (`/trpc/a,b,c`, commas percent-encoded or not) counts each of its calls; any other request, one. */
 function callsIn(c: HonoContext): number {
-  if (!c.req.path.startsWith("/trpc/")) return 1;
-  const names = c.req.path.slice("/trpc/".length);
-  try {
-    return decodeURIComponent(names).split(",").length;
-  } catch {
-    // tRPC refuses a path it cannot decode without calling anything.
-    return names.split(",").length;
-  }
+  return trpcCallNames(c)?.length ?? 1;
 }
 
 function tooManyRequests(c: HonoContext, error: RateLimitedError): Response {
