@@ -231,6 +231,11 @@ test("a certificate's life: issued, indexed, listed, sold, revoked, verified, an
       return items.every((item) => item.status === "completed") && items.map((item) => item.kind).sort();
     });
   expect(await kindsOf(issuer.client)).toEqual(expect.arrayContaining(["issue", "revoke"]));
-  expect(await kindsOf(alice.client)).toEqual(expect.arrayContaining(["approve", "list", "withdraw"]));
-  expect(await kindsOf(bob.client)).toEqual(expect.arrayContaining(["buy"]));
+  // Alice received the certificate and sold it; Bob bought it and held it when it was revoked.
+  expect(await kindsOf(alice.client)).toEqual(expect.arrayContaining(["issue", "approve", "list", "buy", "withdraw"]));
+  expect(await kindsOf(bob.client)).toEqual(expect.arrayContaining(["buy", "revoke"]));
+  const sale = (await alice.client.account.transactions.query({ kind: "buy" })).items;
+  expect(sale).toEqual([
+    expect.objectContaining({ from: bob.user.walletAddress, to: alice.user.walletAddress, amount: price.toString() }),
+  ]);
 }, 180_000);

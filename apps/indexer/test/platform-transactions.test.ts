@@ -261,3 +261,44 @@ describe("relayer transactions that mine without platform logs", () => {
     }
   });
 });
+
+describe("certificate transactions", () => {
+  const marketplace = () => chain.deployment.contracts.Marketplace.address.toLowerCase() as Address;
+
+  test("behavior: both parties of an issue, a sale, a transfer and a revocation find it among their transactions", async () => {
+    const tokenId = await chain.issueCertificate(alice);
+    const price = parseEther("0.3");
+    const listingId = await chain.listForSale(alice, tokenId, price);
+    await chain.buy(bob, listingId, price);
+    await chain.transfer(bob, carol, tokenId);
+    await chain.revoke(tokenId);
+    await waitUntilIndexed(indexer, chain);
+
+    const rows = async (db: TestDatabase) =>
+      (await readIndexedRows(db)).transactions
+        .filter((t) => t.token_id === tokenId && t.kind !== "approve")
+        .sort((a, b) => (a.block_number ?? 0) - (b.block_number ?? 0))
+        .map(({ kind, from_address, to_address, amount }) => ({ kind, from_address, to_address, amount }));
+    // The sender of each is the operator (issuer), alice (seller), bob (buyer), bob, the operator: the other party of
+    // each is the certificate's recipient, not the contract the transaction called.
+    expect(await rows(database)).toEqual([
+      { kind: "issue", from_address: chain.operator, to_address: alice, amount: null },
+      { kind: "list", from_address: alice, to_address: marketplace(), amount: price.toString() },
+      { kind: "buy", from_address: bob, to_address: alice, amount: price.toString() },
+      { kind: "transfer", from_address: bob, to_address: carol, amount: null },
+      { kind: "revoke", from_address: chain.operator, to_address: carol, amount: null },
+    ]);
+
+    // A backfill of the same blocks names the same parties (the holder of a revoked certificate included).
+    await chain.mine(TEST_FINALITY_DEPTH + 1);
+    await waitUntilIndexed(indexer, chain);
+    const scratch = await newDatabase();
+    const backfill = startTestIndexer(chain, scratch);
+    try {
+      await waitUntilIndexed(backfill, chain);
+    } finally {
+      await backfill.stop();
+    }
+    expect(await rows(scratch)).toEqual(await rows(database));
+  });
+});

@@ -1,6 +1,6 @@
 import type { Logger } from "@certchain/common";
 import { DECIMAL65_MAX, ETH_CURRENCY_ADDRESS, fitsDecimal65 } from "@certchain/db";
-import type { LogRef } from "../decode/events.ts";
+import type { ChainEvent, LogRef } from "../decode/events.ts";
 import { FatalError } from "../errors.ts";
 import type { RangeData } from "../sync/range-fetcher.ts";
 import { applyTransactions } from "./apply-transactions.ts";
@@ -73,6 +73,8 @@ export function applyEvents(
       log.blockNumber,
     );
   };
+  /** Whose certificate each revocation struck, for its `transactions` row. */
+  const holdersAtRevocation = new Map<ChainEvent, `0x${string}`>();
   const closeListing = (listingId: number, tokenId: number) => {
     if (state.activeListingOfToken.get(tokenId) === listingId) state.activeListingOfToken.delete(tokenId);
   };
@@ -127,9 +129,11 @@ export function applyEvents(
         break;
       }
       case "certificateRevoked": {
+        const row = certificate(event.tokenId, log);
+        holdersAtRevocation.set(event, row.owner_address);
         state.certificates.put(
           {
-            ...certificate(event.tokenId, log),
+            ...row,
             status: "invalid",
             revoked_at: timeOf(log),
             revoked_by_address: event.revokedBy,
@@ -215,7 +219,7 @@ export function applyEvents(
     }
   }
 
-  applyTransactions(state, range, blockTime, logger);
+  applyTransactions(state, range, { blockTime, holderAtRevocation: (event) => holdersAtRevocation.get(event) }, logger);
 }
 
 /** The longest start of `text` that fits `maxBytes` of UTF-8, never cutting a character (nor a surrogate pair) in two. */

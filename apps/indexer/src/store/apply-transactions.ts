@@ -19,7 +19,10 @@ type TransactionSummary = {
   amount: bigint | null;
   currency: Address | null;
   tokenId: number | null;
-  /** Who the value moved between, when that is not the transaction's sender and recipient (token transfers). */
+  /**
+   * Who the certificate or the value moved between, when that is not the transaction's sender and recipient (one of
+   * our contracts, or the token contract): so that both find the row among their transactions.
+   */
   parties: { from: Address; to: Address } | null;
 };
 
@@ -53,10 +56,15 @@ function summary(
   return { kind, amount, currency, tokenId, parties };
 }
 
-function summarize(event: ChainEvent, listingToken: (listingId: number) => number | null): TransactionSummary {
+function summarize(
+  event: ChainEvent,
+  listingToken: (listingId: number) => number | null,
+  holderAtRevocation: (event: ChainEvent) => Address | undefined,
+): TransactionSummary {
   switch (event.type) {
     case "sold":
-      return summary("buy", event.tokenId, event.price, event.currency);
+      // The price goes from the buyer to the seller (as proceeds to withdraw), the certificate the other way.
+      return summary("buy", event.tokenId, event.price, event.currency, { from: event.buyer, to: event.seller });
     case "listed":
       return summary("list", event.tokenId, event.price, event.currency);
     case "listingCancelled":
@@ -64,13 +72,16 @@ function summarize(event: ChainEvent, listingToken: (listingId: number) => numbe
     case "proceedsWithdrawn":
       return summary("withdraw", null, event.amount, event.currency);
     case "certificateIssued":
-      return summary("issue", event.tokenId);
-    case "certificateRevoked":
-      return summary("revoke", event.tokenId);
+      return summary("issue", event.tokenId, null, null, { from: event.issuer, to: event.owner });
+    case "certificateRevoked": {
+      const holder = holderAtRevocation(event);
+      return summary("revoke", event.tokenId, null, null, holder ? { from: event.revokedBy, to: holder } : null);
+    }
     case "certificateTransferred":
-      return summary(event.from === ETH_CURRENCY_ADDRESS ? "issue" : "transfer", event.tokenId);
+      // A mint's Transfer: the transaction's CertificateIssued names the issuer and the recipient.
+      if (event.from === ETH_CURRENCY_ADDRESS) return summary("issue", event.tokenId);
+      return summary("transfer", event.tokenId, null, null, { from: event.from, to: event.to });
     case "paymentTokenTransferred":
-      // The holder whose tokens moved and the one who got them, so both find the row among their transactions.
       return summary("token_transfer", null, event.value, event.log.address, { from: event.from, to: event.to });
     case "approval":
       return summary("approve", event.tokenId);
@@ -98,9 +109,14 @@ export function applyTransactions(
     listings: RowTracker<ListingRow>;
   },
   range: Pick<RangeData, "events" | "transactions" | "wallets">,
-  blockTime: (blockNumber: number) => DbDateTime,
+  lookups: {
+    blockTime: (blockNumber: number) => DbDateTime;
+    /** The owner of the certificate a `certificateRevoked` event revoked, as the events before it left it. */
+    holderAtRevocation: (event: ChainEvent) => Address | undefined;
+  },
   logger: Logger,
 ): void {
+  const { blockTime, holderAtRevocation } = lookups;
   const byHash = new Map<Hash, ChainEvent[]>();
   for (const event of range.events) {
     const list = byHash.get(event.log.txHash);
@@ -110,6 +126,12 @@ export function applyTransactions(
   const listingToken = (listingId: number) => state.listings.get(listingId)?.token_id ?? null;
   const involvesWallet = (summary: TransactionSummary) =>
     summary.parties !== null && (range.wallets.has(summary.parties.from) || range.wallets.has(summary.parties.to));
+  /**
+   * Between two events of the same kind: the one that names the parties (an issue's CertificateIssued over its mint's
+   * Transfer), and among token transfers the one a platform wallet is party to.
+   */
+  const betterParties = (best: TransactionSummary, candidate: TransactionSummary) =>
+    candidate.parties !== null && (best.parties === null || (!involvesWallet(best) && involvesWallet(candidate)));
   const storedAmount = (hash: Hash, amount: bigint | null) => {
     if (amount === null || fitsDecimal65(amount)) return amount === null ? null : amount.toString();
     logger.error({ txHash: hash }, "Stored an amount above DECIMAL(65) as NULL");
@@ -144,10 +166,9 @@ export function applyTransactions(
     let best: TransactionSummary | undefined;
     let bestRank = Number.POSITIVE_INFINITY;
     for (const event of events) {
-      const candidate = summarize(event, listingToken);
+      const candidate = summarize(event, listingToken, holderAtRevocation);
       const rank = KIND_PRIORITY.get(candidate.kind) as number;
-      // Among token transfers, the one a platform wallet is party to.
-      if (rank < bestRank || (rank === bestRank && best && !involvesWallet(best) && involvesWallet(candidate))) {
+      if (rank < bestRank || (rank === bestRank && best && betterParties(best, candidate))) {
         best = candidate;
         bestRank = rank;
       }
