@@ -1,5 +1,6 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { FsBlockstore } from "blockstore-fs";
+import { NextToLast } from "blockstore-fs/sharding";
 import { exporter } from "ipfs-unixfs-exporter";
 import { CID } from "multiformats/cid";
 import { type BlockStorage, readBlock } from "./block-storage.ts";
@@ -60,7 +61,9 @@ const DEFAULT_IPFS_TIMEOUT_MS = 30_000;
 
 /** Opens (creating if needed) a content store on local disk, optionally mirrored to a Kubo node. */
 export async function createContentStore(options: ContentStoreOptions): Promise<ContentStore> {
-  const fsBlockstore = new FsBlockstore(join(options.directory, "blocks"));
+  const blocksDirectory = resolve(options.directory, "blocks");
+  const sharding = new NextToLast();
+  const fsBlockstore = new FsBlockstore(blocksDirectory, { shardingStrategy: sharding });
   await fsBlockstore.open();
   const index = createContentIndex(join(options.directory, "content"));
   const node = options.ipfsApiUrl
@@ -69,7 +72,7 @@ export async function createContentStore(options: ContentStoreOptions): Promise<
         timeoutMs: options.ipfsTimeoutMs ?? DEFAULT_IPFS_TIMEOUT_MS,
       })
     : undefined;
-  const local = writeOnce(fsBlockstore);
+  const local = writeOnce(fsBlockstore, { directory: blocksDirectory, sharding });
   const blocks = node ? readThrough(local, node) : local;
 
   const stat = async (cid: string | CID): Promise<ContentInfo | undefined> => {

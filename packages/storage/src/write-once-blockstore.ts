@@ -1,25 +1,53 @@
+import { randomBytes } from "node:crypto";
+import { link, mkdir, unlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { ShardingStrategy } from "blockstore-fs/sharding";
 import type { CID } from "multiformats/cid";
 import type { BlockStorage } from "./block-storage.ts";
 
 /**
- * Writes each block at most once. Blocks are content-addressed, so a block already on disk is already right; and
- * blockstore-fs writes every block through one fixed temporary name, so two simultaneous writes of the same block
- * (two uploads of the same document) could otherwise expose a half-written file to a reader. Concurrent puts of one
- * CID share a single write. This covers one process; two processes sharing a directory are not coordinated.
+ * blockstore-fs's blocks, each written at most once and never visible half-written, also when several processes
+ * share the directory (API instances on one `STORAGE_DIR` volume).
+ *
+ * blockstore-fs writes a block through one fixed temporary name and renames it into place. Two writers of the same
+ * block (the same document uploaded to two instances at once) then write into one temporary file, and the first
+ * rename can publish it while the second writer is still rewriting it. Here each write goes to a temporary file of
+ * its own, hard-linked into place: `link` fails if the block exists, which makes "create if absent" atomic, and a block
+ * is complete from the moment its name exists. Blocks are content-addressed, so whichever writer wins wrote the same
+ * bytes. Concurrent puts of one CID in this process share a single write.
  */
-export function writeOnce(storage: BlockStorage): BlockStorage {
+export function writeOnce(
+  store: Pick<BlockStorage, "get" | "has">,
+  /** Where `store` keeps its blocks and how it names them, so a block written here is one `store` reads. */
+  layout: { directory: string; sharding: ShardingStrategy },
+): BlockStorage {
   const writing = new Map<string, Promise<CID>>();
+
+  const write = async (cid: CID, block: Uint8Array): Promise<CID> => {
+    if (await store.has(cid)) return cid;
+    const { dir, file } = layout.sharding.encode(cid);
+    const path = join(layout.directory, dir, file);
+    await mkdir(dirname(path), { recursive: true });
+    const temporary = join(dirname(path), `.${file}.${randomBytes(6).toString("hex")}.tmp`);
+    await writeFile(temporary, block);
+    try {
+      await link(temporary, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    } finally {
+      await unlink(temporary);
+    }
+    return cid;
+  };
 
   const put = (cid: CID, block: Uint8Array): Promise<CID> => {
     const key = cid.toString();
     const pending = writing.get(key);
     if (pending) return pending;
-    const write = (async () => ((await storage.has(cid)) ? cid : storage.put(cid, block)))().finally(() =>
-      writing.delete(key),
-    );
-    writing.set(key, write);
-    return write;
+    const written = write(cid, block).finally(() => writing.delete(key));
+    writing.set(key, written);
+    return written;
   };
 
-  return { put, get: (cid, options) => storage.get(cid, options), has: (cid) => storage.has(cid) };
+  return { put, get: (cid, options) => store.get(cid, options), has: (cid) => store.has(cid) };
 }

@@ -1,5 +1,5 @@
-import { readdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, open, readdir, rm } from "node:fs/promises";
+import { join, relative } from "node:path";
 import { Readable } from "node:stream";
 import { CID } from "multiformats/cid";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
@@ -90,6 +90,49 @@ describe("put and get", () => {
     const files = await filesUnder(directory.path);
     expect(files.filter((file) => file.name.endsWith(".tmp"))).toEqual([]);
     expect(files.filter((file) => file.name.endsWith(".data"))).toHaveLength(21);
+  });
+
+  test("behavior: stores sharing a directory (API instances on one volume) write each block once, whole", async () => {
+    // Each store is what one process holds: nothing in memory is shared between them, only the files.
+    const instances = await Promise.all(
+      Array.from({ length: 4 }, () => createContentStore({ directory: directory.path })),
+    );
+    for (let round = 0; round < 3; round++) {
+      const bytes = kuboDeterministicBuffer(fiveMib.size, `shared volume ${round}`);
+      const stored = await Promise.all(instances.map((instance) => instance.put(bytes, PDF)));
+      const [first] = stored;
+      expect(stored.every((result) => result.cid === first?.cid)).toBe(true);
+      // Whichever instance is asked serves every byte as stored.
+      for (const instance of instances) {
+        expect(sameBytes(await collect(await instance.get(first?.cid ?? "")), bytes)).toBe("same");
+      }
+    }
+    const files = await filesUnder(directory.path);
+    expect(files.filter((file) => file.name.endsWith(".tmp"))).toEqual([]);
+  });
+
+  test("error: a block another process is still writing never becomes the stored block", async () => {
+    // Where the first block of the content lands, learnt from a store in another directory.
+    const elsewhere = await createTempDirectory();
+    try {
+      await (await createContentStore({ directory: elsewhere.path })).put(fiveMib.bytes, PDF);
+      const [block] = (await filesUnder(elsewhere.path)).filter((file) => file.name.endsWith(".data"));
+      if (!block) throw new Error("no block was written");
+      const folder = join(directory.path, relative(elsewhere.path, block.parentPath));
+      // Another instance on the same volume is half-way through writing that block, under blockstore-fs's fixed
+      // temporary name: the file is open, and it goes on writing after our put.
+      await mkdir(folder, { recursive: true });
+      const other = await open(join(folder, `.${block.name}.tmp`), "w");
+      try {
+        const { cid } = await store.put(fiveMib.bytes, PDF);
+        await other.truncate(10);
+        expect(sameBytes(await collect(await store.get(cid)), fiveMib.bytes)).toBe("same");
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await elsewhere.remove();
+    }
   });
 
   test("behavior: storing again later keeps the first content type", async () => {
