@@ -63,6 +63,32 @@ describe("requests per client", () => {
     }
   });
 
+  test("behavior: requests arriving together get exactly the budget, in arrival order", async () => {
+    await resetLimits();
+    // Ten requests at once: their checks go to Redis together, and six of them fit.
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, async () => (await api.app.request("/api/certificates/1")).status),
+    );
+    expect(statuses).toEqual([...Array(PER_MINUTE).fill(404), ...Array(10 - PER_MINUTE).fill(429)]);
+    // The refused ones counted too, as single checks count them: the next request is refused as well.
+    expect((await api.app.request("/api/certificates/1")).status).toBe(429);
+    const [key] = await api.deps.redis.keys(`${api.deps.config.redisPrefix}:rate:ip:*`);
+    expect(Number(await api.deps.redis.get(key ?? ""))).toBe(11);
+  });
+
+  test("behavior: batches arriving together spend their calls in arrival order", async () => {
+    await resetLimits();
+    const input = (n: number) =>
+      encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [i, { tokenId: 1 }]))));
+    const batch = (n: number) => `/trpc/${Array(n).fill("certificates.get").join(",")}?batch=1&input=${input(n)}`;
+    // Against a budget of 6: 4 calls fit, 2 more fit exactly, 3 more do not; 1 after those is refused too, since
+    // refused calls count as well.
+    const statuses = await Promise.all(
+      [batch(4), batch(2), batch(3), batch(1)].map(async (path) => (await api.app.request(path)).status),
+    );
+    expect(statuses.map((status) => status === 429)).toEqual([false, false, true, true]);
+  });
+
   test("behavior: a tRPC batch spends one unit per call", async () => {
     await resetLimits();
     const input = encodeURIComponent(JSON.stringify({ 0: { tokenId: 1 }, 1: { tokenId: 2 }, 2: { tokenId: 3 } }));
