@@ -1,4 +1,12 @@
-import { certificates, listings, type NewCertificate, type NewListing, transactions, users } from "@certchain/db";
+import {
+  certificates,
+  listings,
+  type NewCertificate,
+  type NewListing,
+  transactions,
+  txRequests,
+  users,
+} from "@certchain/db";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createSession } from "../src/auth/sessions.ts";
@@ -20,6 +28,8 @@ const university: `0x${string}` = "0x00000000000000000000000000000000000000e1";
 const universityInCapitals = `0x${university.slice(2).toUpperCase()}`;
 const ETH: `0x${string}` = "0x0000000000000000000000000000000000000000";
 const document = buildOpenApiDocument(restRoutes);
+/** A request of the user's (`tx.status` reads it). */
+const OWN_REQUEST = "5d0c8c2e-6c1f-4d2a-9a57-3f0b2f6f1a01";
 
 const hex = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as const;
 
@@ -97,6 +107,13 @@ beforeAll(async () => {
       blockNumber: i + 1,
     })),
   );
+  await api.deps.db.insert(txRequests).values({
+    id: OWN_REQUEST,
+    userId: userIds.user,
+    idempotencyKey: "rest-own-request",
+    kind: "withdraw",
+    payload: { currency: ETH },
+  });
 });
 afterAll(() => api.close());
 
@@ -194,6 +211,12 @@ const readInputs: Record<string, Input[]> = {
   ],
   "account.balance": [undefined],
   "account.transactions": [{}, { kind: "buy" }, { limit: 1 }, { status: "lost" }],
+  "tx.status": [
+    { requestId: OWN_REQUEST },
+    { requestId: "00000000-0000-4000-8000-000000000000" },
+    { requestId: "not a request" },
+    {},
+  ],
 };
 
 const reads = restRoutes.filter((route) => route.method === "get");

@@ -177,6 +177,7 @@ const procedureErrors: Partial<Record<ProcedurePath, readonly ErrorStatus[]>> = 
   "market.cancel": [404, 409],
   "account.balance": [412],
   "account.transfer": [404],
+  "tx.status": [404],
 };
 
 function errorStatusesOf(route: RestRoute, access: Access, takesInput: boolean, chainRequest: boolean): ErrorStatus[] {
@@ -305,7 +306,7 @@ export function buildOpenApiDocument(routes: readonly RestRoute[]): oas31.OpenAP
           "REST mirror of certchain's tRPC API (`/trpc`): each path is answered by the procedure named in its",
           "operationId, with the same validation, authorization and errors. Sign in with `POST /api/auth/login`",
           "and send the token as `Authorization: Bearer <token>`, or let a browser carry the session cookie.",
-          "Requests that change the chain answer at once with a `requestId`; `tx.status` follows them.",
+          "Requests that change the chain answer at once with a `requestId`; `GET /api/tx/status` follows them.",
         ].join(" "),
       },
       security: signedIn,

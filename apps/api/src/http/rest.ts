@@ -37,7 +37,8 @@ export type RestRoute = {
 };
 
 /**
- * The seed's REST paths (`../shared/mission`), each answered by the tRPC procedure of the same name. The OpenAPI
+ * The seed's REST paths (`../shared/mission`), plus withdrawing proceeds and following a request (a REST client
+ * needs both to finish what the seed's paths start), each answered by the tRPC procedure of the same name. The OpenAPI
  * document is generated from this table and the procedures' zod schemas, so the two cannot drift.
  */
 export const restRoutes: readonly RestRoute[] = [
@@ -101,6 +102,13 @@ export const restRoutes: readonly RestRoute[] = [
   },
   { method: "post", path: "/market/buy", procedure: "market.buy", input: "json", summary: "Buy a listing" },
   {
+    method: "post",
+    path: "/market/withdraw",
+    procedure: "market.withdraw",
+    input: "json",
+    summary: "Move your sale proceeds in one currency to your wallet",
+  },
+  {
     method: "delete",
     path: "/market/cancel",
     procedure: "market.cancel",
@@ -128,6 +136,13 @@ export const restRoutes: readonly RestRoute[] = [
     input: "query",
     numeric: ["limit"],
     summary: "Your transactions, newest first",
+  },
+  {
+    method: "get",
+    path: "/tx/status",
+    procedure: "tx.status",
+    input: "query",
+    summary: "Where one of your requests stands (the `requestId` a change answered with)",
   },
 ];
 
