@@ -145,6 +145,7 @@ export function createApp(deps: ApiDeps) {
       .use("/trpc/*", deps.limits.requests)
       .use("/api/*", deps.limits.requests)
       .use("/verify/*", deps.limits.requests)
+      .use("/ipfs/*", deps.limits.requests)
       .use("/trpc/*", bodyLimitByPath)
       .use("/api/*", bodyLimitByPath)
       .use("/trpc/*", verifySignedRequests(deps))

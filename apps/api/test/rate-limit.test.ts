@@ -63,6 +63,17 @@ describe("requests per client", () => {
     }
   });
 
+  test("behavior: documents from the IPFS gateway and verify pages spend the same budget", async () => {
+    await resetLimits();
+    const { cid } = await api.deps.storage.put(new TextEncoder().encode("%PDF-1.7 budget"), "application/pdf");
+    for (let i = 0; i < PER_MINUTE - 2; i++) expect((await api.app.request("/api/certificates/1")).status).toBe(404);
+    expect((await api.app.request(`/ipfs/${cid}`)).status).toBe(200);
+    expect((await api.app.request("/verify/1")).status).not.toBe(429);
+    const refused = await api.app.request(`/ipfs/${cid}`);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
   test("behavior: requests arriving together get exactly the budget, in arrival order", async () => {
     await resetLimits();
     // Ten requests at once: their checks go to Redis together, and six of them fit.
