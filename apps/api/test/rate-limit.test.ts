@@ -199,6 +199,29 @@ describe("failed logins", () => {
     expect(rest.headers.get("retry-after")).not.toBeNull();
   });
 
+  test("error: wrong passwords from one address lock the account there only; from many addresses, everywhere", async () => {
+    await resetLimits();
+    const account = { username: "targeted", email: "targeted@example.org", password: "long enough pw" };
+    await api.mutation("auth.register", account);
+    const from = (address: string) => ({ "x-forwarded-for": address });
+    const login = (password: string, address: string) =>
+      api.mutation("auth.login", { login: account.username, password }, from(address));
+    for (let i = 0; i < LOGIN_FAILURES; i++) expect((await login("wrong password", "203.0.113.66")).status).toBe(401);
+    expect((await login(account.password, "203.0.113.66")).status).toBe(429);
+    // The owner, elsewhere, still signs in: a stranger cannot lock them out with a few guesses.
+    expect((await login(account.password, "198.51.100.7")).status).toBe(200);
+
+    // Guesses spread over many addresses: ten times as many lock the account for everyone.
+    for (let address = 1; address < 10; address++) {
+      for (let i = 0; i < LOGIN_FAILURES; i++) {
+        expect((await login("wrong password", `203.0.113.${address}`)).status).toBe(401);
+      }
+    }
+    const locked = await login(account.password, "198.51.100.7");
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(60);
+  });
+
   test("behavior: a correct password clears the account's earlier failures", async () => {
     await resetLimits();
     const account = { username: "forgetful", email: "forgetful@example.org", password: "long enough pw" };

@@ -284,7 +284,10 @@ export type Config = {
   uploadAllowedTypes: string[];
   /** API requests per minute per client IP and per session (a tRPC batch counts each call). */
   rateLimitPerMinute: number;
-  /** Failed logins per account (and ten times as many per IP) in 15 minutes before further attempts wait. */
+  /**
+   * Failed logins on an account from one IP in 15 minutes before attempts from there wait; ten times as many from all
+   * IPs lock the account for everyone, and ten times as many from one IP on any accounts in an hour lock the IP.
+   */
   rateLimitLoginFailures: number;
   /** Accounts created per client IP per hour. */
   rateLimitRegistrationsPerHour: number;

@@ -31,11 +31,14 @@ export type Limits = {
    * still one client. Runs after the signature is verified, so nobody can spend another client's budget.
    */
   signedRequests: MiddlewareHandler;
-  /** Before checking a password: refused while the account or the IP has failed too often. Fails closed. */
+  /**
+   * Before checking a password: refused while the account has failed too often from this IP, or from all IPs
+   * together (ten times as many), or the IP has failed too often on any account. Fails closed.
+   */
   checkLogin(account: string, ip: string | undefined): Promise<void>;
   loginFailed(account: string, ip: string | undefined): Promise<void>;
-  /** A correct password clears the account's failures (not the IP's). */
-  loginSucceeded(account: string): Promise<void>;
+  /** A correct password clears the account's failures from this IP (not those from elsewhere, nor the IP's). */
+  loginSucceeded(account: string, ip: string | undefined): Promise<void>;
   /** Account creation and sign-in nonces, per IP. Fail closed: both write to storage an attacker could fill. */
   register(ip: string | undefined): Promise<void>;
   siweNonce(ip: string | undefined): Promise<void>;
@@ -54,6 +57,7 @@ const ipKey = (ip: string | undefined) => ip ?? "local";
 /** Accounts are keyed by a digest, so Redis never holds the names people type (or mistype). */
 const accountKey = (account: string) =>
   createHash("sha256").update(account.trim().toLowerCase()).digest("hex").slice(0, 32);
+const accountFromIpKey = (account: string, ip: string | undefined) => `${accountKey(account)}:${ipKey(ip)}`;
 
 /**
  * Limits backed by Redis, so every API process shares the counts. The limiter has its own connection with the offline
@@ -88,7 +92,16 @@ export function createLimits(config: Config, logger: Logger): Limits {
   const perIp = coalesced(limiter("ip", config.rateLimitPerMinute, 60));
   const perSession = coalesced(limiter("session", config.rateLimitPerMinute, 60));
   const perApiKey = coalesced(limiter("api-key", config.rateLimitPerMinute, 60));
-  const loginByAccount = limiter("login-account", config.rateLimitLoginFailures, FIFTEEN_MINUTES, FIFTEEN_MINUTES);
+  // Failed logins: an account waits after N from one address. From every address together it takes ten times as
+  // many, so that nobody can lock an account for its owner with a few wrong passwords, while guessing spread over many
+  // addresses is still bounded. An address waits after ten times N on any accounts in an hour.
+  const loginByAccountFromIp = limiter(
+    "login-account-ip",
+    config.rateLimitLoginFailures,
+    FIFTEEN_MINUTES,
+    FIFTEEN_MINUTES,
+  );
+  const loginByAccount = limiter("login-account", config.rateLimitLoginFailures * 10, FIFTEEN_MINUTES, FIFTEEN_MINUTES);
   const loginByIp = limiter("login-ip", config.rateLimitLoginFailures * 10, HOUR, HOUR);
   const registerByIp = limiter("register-ip", config.rateLimitRegistrationsPerHour, HOUR);
   const nonceByIp = limiter("siwe-nonce-ip", config.rateLimitNoncesPerMinute, 60);
@@ -147,11 +160,12 @@ export function createLimits(config: Config, logger: Logger): Limits {
       await next();
     },
     async checkLogin(account, ip) {
-      const [byAccount, byIp] = await Promise.all([
+      const checks = await Promise.all([
+        attempt("", () => loginByAccountFromIp.get(accountFromIpKey(account, ip))),
         attempt("", () => loginByAccount.get(accountKey(account))),
         attempt("", () => loginByIp.get(ipKey(ip))),
       ]);
-      for (const res of [byAccount, byIp]) {
+      for (const res of checks) {
         if (res && res.remainingPoints <= 0 && res.msBeforeNext > 0) {
           throw new RateLimitedError(
             "Too many failed sign-in attempts; try again later",
@@ -161,10 +175,15 @@ export function createLimits(config: Config, logger: Logger): Limits {
       }
     },
     async loginFailed(account, ip) {
-      await Promise.allSettled([loginByAccount.penalty(accountKey(account)), loginByIp.penalty(ipKey(ip))]);
+      await Promise.allSettled([
+        loginByAccountFromIp.penalty(accountFromIpKey(account, ip)),
+        loginByAccount.penalty(accountKey(account)),
+        loginByIp.penalty(ipKey(ip)),
+      ]);
     },
-    async loginSucceeded(account) {
-      await loginByAccount.delete(accountKey(account)).catch(() => {});
+    async loginSucceeded(account, ip) {
+      // The owner's own address starts afresh; failures from elsewhere still count against the account.
+      await loginByAccountFromIp.delete(accountFromIpKey(account, ip)).catch(() => {});
     },
     async register(ip) {
       await attempt("Too many accounts created from this address; try again later", () =>

@@ -69,7 +69,8 @@ export const authRouter = {
     )
     .output(sessionOutput)
     .mutation(async ({ ctx, input }) => {
-      // Brute force: an account (or an address) that failed too often waits, even with the right password.
+      // Brute force: an account that failed too often from this address (or from all of them), or an address that
+      // failed too often, waits, even with the right password.
       await enforce(ctx.resHeaders, ctx.deps.limits.checkLogin(input.login, ctx.meta.ip));
       const [found] = await ctx.deps.db
         .select({ ...sessionUserColumns, passwordHash: users.passwordHash })
@@ -80,7 +81,7 @@ export const authRouter = {
         await ctx.deps.limits.loginFailed(input.login, ctx.meta.ip);
         throw new TRPCError({ code: "UNAUTHORIZED", message: "Wrong username, email or password" });
       }
-      await ctx.deps.limits.loginSucceeded(input.login);
+      await ctx.deps.limits.loginSucceeded(input.login, ctx.meta.ip);
       const { passwordHash: _hash, ...user } = found;
       return startSession(ctx, user);
     }),
