@@ -4,9 +4,10 @@ import type { Context } from "hono";
 export const TRPC_PREFIX = "/trpc/";
 
 /**
- * The procedure names a request to `/trpc/...` calls, read as tRPC reads them: from the raw path, percent-decoded once
- * (Hono's `c.req.path` leaves a `%2C` encoded and decodes the rest, tRPC reads a `%2C` as a comma), a batch split at
- * its commas. Undefined outside tRPC, and for a path tRPC cannot decode (it answers 400 without calling anything).
+ * The procedure names a request to `/trpc/...` calls, as tRPC reads them: the raw path percent-decoded once (Hono's
+ * `c.req.path` decodes all but reserved characters, so a `%2C` stays encoded there while tRPC reads it as a comma), a
+ * batch split at its commas. Never fewer names than tRPC calls: the limiter counts them. Undefined outside tRPC, and
+ * for a path tRPC cannot decode (it answers 400 without calling anything).
  */
 export function trpcCallNames(c: Context): string[] | undefined {
   const path = c.req.path;
@@ -17,11 +18,13 @@ export function trpcCallNames(c: Context): string[] | undefined {
   if (url.lastIndexOf("%", queryStart === -1 ? undefined : queryStart) === -1) {
     return path.slice(TRPC_PREFIX.length).split(",");
   }
-  const raw = new URL(url).pathname;
-  if (!raw.startsWith(TRPC_PREFIX)) return undefined;
+  let decoded: string;
   try {
-    return decodeURIComponent(raw.slice(TRPC_PREFIX.length)).split(",");
+    decoded = decodeURIComponent(new URL(url).pathname);
   } catch {
     return undefined;
   }
+  // The prefix itself may be spelled with escapes (`/%74rpc/`): decoded whole, it reads as Hono routed it.
+  if (!decoded.startsWith(TRPC_PREFIX)) return undefined;
+  return decoded.slice(TRPC_PREFIX.length).split(",");
 }
