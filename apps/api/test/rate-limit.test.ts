@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createApp } from "../src/app.ts";
 import { createApiDeps } from "../src/deps.ts";
+import { addressBucket } from "../src/http/client-ip.ts";
 import { createLimits, LimiterUnavailableError } from "../src/http/rate-limit.ts";
 import { createTestApi, signUp, type TestApi } from "./helpers.ts";
 
@@ -223,6 +224,34 @@ describe("failed logins", () => {
     expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(60);
   });
 
+  test("error: wrong passwords sent at once count at once; another spelling or address of the same /64 counts too", async () => {
+    await resetLimits();
+    const account = { username: "hurried", email: "hurried@example.org", password: "long enough pw" };
+    await api.mutation("auth.register", account);
+    const from = (address: string) => ({ "x-forwarded-for": address });
+    const login = (login: string, password: string, address: string) =>
+      api.mutation("auth.login", { login, password }, from(address));
+
+    // Thirty guesses at once from one address: only N are let through to the password check.
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, async () => (await login(account.username, "wrong password", "203.0.113.80")).status),
+    );
+    expect(statuses.filter((status) => status === 401)).toHaveLength(LOGIN_FAILURES);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(30 - LOGIN_FAILURES);
+    // So the owner, elsewhere, is not locked out.
+    expect((await login(account.username, account.password, "198.51.100.80")).status).toBe(200);
+    // The same account spelt another way (the collation ignores case and accents), or by its email, is still locked.
+    expect((await login("HÜRRIED", account.password, "203.0.113.80")).status).toBe(429);
+    expect((await login(account.email, account.password, "203.0.113.80")).status).toBe(429);
+
+    // An IPv6 client counts by its /64: another address of it is the same client.
+    for (let i = 0; i < LOGIN_FAILURES; i++) {
+      expect((await login(account.username, "wrong password", `2001:db8:0:7::${i + 1}`)).status).toBe(401);
+    }
+    expect((await login(account.username, account.password, "2001:db8:0:7:ffff::1")).status).toBe(429);
+    expect((await login(account.username, account.password, "2001:db8:0:8::1")).status).toBe(200);
+  });
+
   test("behavior: a correct password clears the account's earlier failures", async () => {
     await resetLimits();
     const account = { username: "forgetful", email: "forgetful@example.org", password: "long enough pw" };
@@ -270,9 +299,31 @@ describe("Redis unreachable", () => {
       const response = await app.request("/");
       expect(response.status).toBe(503);
       expect(response.headers.get("retry-after")).toBe("5");
-      await expect(limits.checkLogin("someone", "203.0.113.9")).rejects.toBeInstanceOf(LimiterUnavailableError);
+      await expect(limits.loginAttempt("user:1", "203.0.113.9")).rejects.toBeInstanceOf(LimiterUnavailableError);
     } finally {
       await limits.close();
     }
+  });
+});
+
+describe("client addresses", () => {
+  test("behavior: IPv4 counts by address, IPv6 by its /64, however it is written", () => {
+    expect(addressBucket("203.0.113.9")).toBe("203.0.113.9");
+    expect(addressBucket("::ffff:203.0.113.9")).toBe("203.0.113.9");
+    const bucket = "2001:db8:0:7::/64";
+    for (const written of [
+      "2001:db8:0:7::1",
+      "2001:0DB8:0000:0007:ffff:ffff:ffff:ffff",
+      "2001:db8:0:7:1:2:3:4",
+      "2001:db8::7:0:0:0:1",
+      "2001:db8:0:7::192.0.2.1",
+      "2001:db8:0:7::1%eth0",
+    ]) {
+      expect(addressBucket(written), written).toBe(bucket);
+    }
+    expect(addressBucket("2001:db8:0:8::1")).not.toBe(bucket);
+    expect(addressBucket("::1")).toBe("0:0:0:0::/64");
+    // Not an address: counted as written (a proxy's header can hold anything).
+    expect(addressBucket("unknown")).toBe("unknown");
   });
 });

@@ -5,7 +5,7 @@ import type { Context as HonoContext, MiddlewareHandler } from "hono";
 import { Redis } from "ioredis";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { readSessionCredentials } from "../auth/credentials.ts";
-import { clientIp } from "./client-ip.ts";
+import { addressBucket, clientIp } from "./client-ip.ts";
 import { refusal } from "./refusal.ts";
 import { apiKeyOf } from "./signatures.ts";
 import { trpcCallNames } from "./trpc-path.ts";
@@ -32,12 +32,13 @@ export type Limits = {
    */
   signedRequests: MiddlewareHandler;
   /**
-   * Before checking a password: refused while the account has failed too often from this IP, or from all IPs
-   * together (ten times as many), or the IP has failed too often on any account. Fails closed.
+   * Counts a sign-in attempt before its password is checked, so that attempts sent at once are counted at once.
+   * Refused while the account has had too many from this IP, or ten times as many from all IPs together, or the IP
+   * ten times as many on any accounts. `account` names the account the login resolved to (`user:<id>`), so every
+   * spelling of one account counts together. Fails closed.
    */
-  checkLogin(account: string, ip: string | undefined): Promise<void>;
-  loginFailed(account: string, ip: string | undefined): Promise<void>;
-  /** A correct password clears the account's failures from this IP (not those from elsewhere, nor the IP's). */
+  loginAttempt(account: string, ip: string | undefined): Promise<void>;
+  /** After a correct password: the attempt is given back, and the account's failures from this IP are cleared. */
   loginSucceeded(account: string, ip: string | undefined): Promise<void>;
   /** Account creation and sign-in nonces, per IP. Fail closed: both write to storage an attacker could fill. */
   register(ip: string | undefined): Promise<void>;
@@ -52,11 +53,10 @@ const HOUR = 60 * 60;
 /** A budget check is one short script: Redis answers it in well under a millisecond when it answers at all. */
 const LIMITER_COMMAND_TIMEOUT_MS = 500;
 
-/** In-process requests (tests) have no peer address; they share one bucket. */
-const ipKey = (ip: string | undefined) => ip ?? "local";
+/** In-process requests (tests) have no peer address; they share one bucket. IPv6 clients count by their /64. */
+const ipKey = (ip: string | undefined) => (ip === undefined ? "local" : addressBucket(ip));
 /** Accounts are keyed by a digest, so Redis never holds the names people type (or mistype). */
-const accountKey = (account: string) =>
-  createHash("sha256").update(account.trim().toLowerCase()).digest("hex").slice(0, 32);
+const accountKey = (account: string) => createHash("sha256").update(account).digest("hex").slice(0, 32);
 const accountFromIpKey = (account: string, ip: string | undefined) => `${accountKey(account)}:${ipKey(ip)}`;
 
 /**
@@ -159,31 +159,19 @@ export function createLimits(config: Config, logger: Logger): Limits {
       }
       await next();
     },
-    async checkLogin(account, ip) {
-      const checks = await Promise.all([
-        attempt("", () => loginByAccountFromIp.get(accountFromIpKey(account, ip))),
-        attempt("", () => loginByAccount.get(accountKey(account))),
-        attempt("", () => loginByIp.get(ipKey(ip))),
-      ]);
-      for (const res of checks) {
-        if (res && res.remainingPoints <= 0 && res.msBeforeNext > 0) {
-          throw new RateLimitedError(
-            "Too many failed sign-in attempts; try again later",
-            Math.ceil(res.msBeforeNext / 1000),
-          );
-        }
-      }
-    },
-    async loginFailed(account, ip) {
-      await Promise.allSettled([
-        loginByAccountFromIp.penalty(accountFromIpKey(account, ip)),
-        loginByAccount.penalty(accountKey(account)),
-        loginByIp.penalty(ipKey(ip)),
-      ]);
+    async loginAttempt(account, ip) {
+      const refusal = "Too many failed sign-in attempts; try again later";
+      // In turn, so that an attempt refused for this address does not count against the account everywhere.
+      await attempt(refusal, () => loginByAccountFromIp.consume(accountFromIpKey(account, ip)));
+      await attempt(refusal, () => loginByAccount.consume(accountKey(account)));
+      await attempt(refusal, () => loginByIp.consume(ipKey(ip)));
     },
     async loginSucceeded(account, ip) {
-      // The owner's own address starts afresh; failures from elsewhere still count against the account.
-      await loginByAccountFromIp.delete(accountFromIpKey(account, ip)).catch(() => {});
+      await Promise.allSettled([
+        loginByAccountFromIp.delete(accountFromIpKey(account, ip)),
+        loginByAccount.reward(accountKey(account), 1),
+        loginByIp.reward(ipKey(ip), 1),
+      ]);
     },
     async register(ip) {
       await attempt("Too many accounts created from this address; try again later", () =>

@@ -10,6 +10,10 @@ import { profileOutput, sessionOutput, startSession, toProfile } from "../auth/s
 import { invalidateAllSessions, invalidateSession, sessionUserColumns } from "../auth/sessions.ts";
 import { enforce } from "../http/rate-limit.ts";
 import { protectedProcedure, publicProcedure } from "../trpc.ts";
+
+/** A login as `utf8mb4_unicode_ci` compares it, near enough to count guesses: case, accents and width folded. */
+const foldLogin = (login: string) => login.normalize("NFKD").replace(/\p{M}/gu, "").trim().toLowerCase();
+
 import { siweProcedures } from "./siwe.ts";
 
 export const authRouter = {
@@ -69,19 +73,20 @@ export const authRouter = {
     )
     .output(sessionOutput)
     .mutation(async ({ ctx, input }) => {
-      // Brute force: an account that failed too often from this address (or from all of them), or an address that
-      // failed too often, waits, even with the right password.
-      await enforce(ctx.resHeaders, ctx.deps.limits.checkLogin(input.login, ctx.meta.ip));
       const [found] = await ctx.deps.db
         .select({ ...sessionUserColumns, passwordHash: users.passwordHash })
         .from(users)
         .where(or(eq(users.username, input.login), eq(users.email, input.login.toLowerCase())))
         .limit(1);
+      // Brute force: an account that failed too often from this address (or from all of them), or an address that
+      // failed too often, waits, even with the right password. Counted by the account the login found, whichever
+      // spelling the collation matched; an unknown login by its spelling folded the way the collation folds it.
+      const account = found ? `user:${found.id}` : `login:${foldLogin(input.login)}`;
+      await enforce(ctx.resHeaders, ctx.deps.limits.loginAttempt(account, ctx.meta.ip));
       if (!(await verifyPassword(found?.passwordHash, input.password)) || !found) {
-        await ctx.deps.limits.loginFailed(input.login, ctx.meta.ip);
         throw new TRPCError({ code: "UNAUTHORIZED", message: "Wrong username, email or password" });
       }
-      await ctx.deps.limits.loginSucceeded(input.login, ctx.meta.ip);
+      await ctx.deps.limits.loginSucceeded(account, ctx.meta.ip);
       const { passwordHash: _hash, ...user } = found;
       return startSession(ctx, user);
     }),
