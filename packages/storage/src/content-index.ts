@@ -51,8 +51,8 @@ export function createContentIndex(directory: string): ContentIndex {
     // Write a private temporary file, then hard-link it into place: `link` fails if the name exists, which makes
     // "create if absent" atomic, and readers never see a half-written record.
     const temporary = join(folderOf(cid), `.${cid}.${randomBytes(6).toString("hex")}.tmp`);
-    await writeFile(temporary, JSON.stringify(record));
     try {
+      await writeFile(temporary, JSON.stringify(record));
       await link(temporary, pathOf(cid));
       return record;
     } catch (error) {
@@ -61,7 +61,8 @@ export function createContentIndex(directory: string): ContentIndex {
       if (!existing) throw new Error(`content index record for ${cid} vanished while being added`);
       return existing;
     } finally {
-      await unlink(temporary);
+      // Also after a failed write: nothing half-written stays behind.
+      await unlink(temporary).catch(() => {});
     }
   };
 

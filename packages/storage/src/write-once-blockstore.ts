@@ -29,13 +29,15 @@ export function writeOnce(
     const path = join(layout.directory, dir, file);
     await mkdir(dirname(path), { recursive: true });
     const temporary = join(dirname(path), `.${file}.${randomBytes(6).toString("hex")}.tmp`);
-    await writeFile(temporary, block);
     try {
+      await writeFile(temporary, block);
       await link(temporary, path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     } finally {
-      await unlink(temporary);
+      // Also after a failed write (a full disk): nothing half-written stays behind. A block in place is stored, whatever
+      // becomes of its temporary name.
+      await unlink(temporary).catch(() => {});
     }
     return cid;
   };
