@@ -24,7 +24,7 @@ export class RateLimitedError extends Error {
 export class LimiterUnavailableError extends Error {}
 
 export type Limits = {
-  /** Every `/trpc` and `/api` request, per client IP and per session; a tRPC batch counts each of its calls. */
+  /** Every `/trpc`, `/api`, `/verify` and `/ipfs` request, per client IP and session; a tRPC batch counts each call. */
   requests: MiddlewareHandler;
   /**
    * Requests signed with an API key, per key, with the same budget as a session: a key used from many addresses is

@@ -15,9 +15,9 @@ export const transactionOutput = z.object({
   id: z.number(),
   txHash: z.string(),
   /**
-   * Who the certificate or the value moved from and to: an issue goes from the issuer to the recipient, a sale from
-   * the buyer to the seller, a revocation from the issuer to the holder; a call that moved nothing, from its sender to
-   * the contract.
+   * Who the certificate or the value moved from and to: an issue goes from the issuer to the recipient, a sale from the
+   * buyer to the seller, a revocation from whoever revoked it (the issuer or an admin) to the holder; a call that moved
+   * nothing, from its sender to the contract.
    */
   from: z.string(),
   to: z.string(),

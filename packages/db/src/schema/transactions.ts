@@ -65,9 +65,9 @@ export const transactions = mysqlTable(
      * Who the certificate or the value moved from and to, so each side finds the row in its history: for a plain ETH
      * transfer the transaction's sender and recipient; for a payment-token transfer (`token_transfer`) the token's
      * sender and recipient from its `Transfer` event, not the transaction's `to` (the token contract); for an `issue`
-     * the issuer and the recipient, a `buy` the buyer and the seller, a `transfer` the certificate's old and new
-     * owner, a `revoke` the issuer and the holder it was revoked from. For any other call to one of our contracts
-     * (list, cancel, withdraw, approve, role), the sender and the contract.
+     * the issuer and the recipient, a `buy` the buyer and the seller, a `transfer` the certificate's old and new owner,
+     * a `revoke` the revoker (issuer or admin) and the holder it was revoked from. For any other call to one of our
+     * contracts (list, cancel, withdraw, approve, role), the sender and the contract.
      */
     fromAddress: address("from_address").notNull(),
     toAddress: address("to_address").notNull(),
