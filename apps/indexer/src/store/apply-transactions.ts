@@ -190,6 +190,10 @@ export function applyTransactions(
   for (const [hash, transaction] of range.transactions) {
     if (byHash.has(hash)) continue;
     const existing = state.transactions.get(hash);
+    // Already recorded as mined in this very block, by an earlier batch: the batches overlap in time, so this one may
+    // have read the hash as `pending` before that batch committed, and met its receipt without the logs the earlier
+    // batch applied. Rewriting the row from the receipt alone would lose what those logs said (the parties).
+    if (existing && existing.status !== "pending" && existing.block_hash === transaction.blockHash) continue;
     if (transaction.value !== null) {
       const what = {
         from_address: transaction.from,
