@@ -88,10 +88,9 @@ export function createLimits(config: Config, logger: Logger): Limits {
       blockDuration,
       rejectIfRedisNotReady: true,
     });
-  // Every request spends from these: checks of one client in the same turn of the event loop share a Redis command.
-  const perIp = coalesced(limiter("ip", config.rateLimitPerMinute, 60));
-  const perSession = coalesced(limiter("session", config.rateLimitPerMinute, 60));
-  const perApiKey = coalesced(limiter("api-key", config.rateLimitPerMinute, 60));
+  const perIp = limiter("ip", config.rateLimitPerMinute, 60);
+  const perSession = limiter("session", config.rateLimitPerMinute, 60);
+  const perApiKey = limiter("api-key", config.rateLimitPerMinute, 60);
   // Failed logins: an account waits after N from one address. From every address together it takes ten times as
   // many, so that nobody can lock an account for its owner with a few wrong passwords, while guessing spread over many
   // addresses is still bounded. An address waits after ten times N on any accounts in an hour.
@@ -187,60 +186,6 @@ export function createLimits(config: Config, logger: Logger): Limits {
     async close() {
       redis.disconnect();
     },
-  };
-}
-
-/** Spends `points` of `key`'s budget; rejects with a `RateLimiterRes` when they do not all fit, as `consume` does. */
-type Spend = (key: string, points: number) => Promise<void>;
-
-/**
- * `limiter.consume`, with the calls for one key made in the same turn of the event loop sent as one: `consume(key,
- * total)`. Under load many requests of one client (a server behind one address, a busy session) arrive together; with
- * one Redis script each, the request budget took about a fifth of the API's CPU per response (docs/performance.md).
- *
- * The verdicts stay those of separate calls in arrival order: the answer says how many points the window held after
- * the total was added, and each call gets through only if its own points fit below the limit after the calls before
- * it. Every call is counted, refused or not, as `consume` counts them. A Redis failure fails every call of the group.
- */
-function coalesced(limiter: RateLimiterRedis): { consume: Spend } {
-  type Waiter = { before: number; points: number; resolve: () => void; reject: (reason: unknown) => void };
-  let pending = new Map<string, { points: number; waiters: Waiter[] }>();
-
-  const settle = (waiters: Waiter[], total: number, outcome: RateLimiterRes) => {
-    const consumedBefore = outcome.consumedPoints - total;
-    for (const waiter of waiters) {
-      const consumed = consumedBefore + waiter.before + waiter.points;
-      if (consumed <= limiter.points) waiter.resolve();
-      else waiter.reject(new RateLimiterRes(0, outcome.msBeforeNext, consumed, false));
-    }
-  };
-  const flush = () => {
-    const groups = pending;
-    pending = new Map();
-    for (const [key, { points, waiters }] of groups) {
-      limiter.consume(key, points).then(
-        (outcome) => settle(waiters, points, outcome),
-        (error: unknown) => {
-          if (error instanceof RateLimiterRes) settle(waiters, points, error);
-          else for (const waiter of waiters) waiter.reject(error);
-        },
-      );
-    }
-  };
-
-  return {
-    consume: (key, points) =>
-      new Promise<void>((resolve, reject) => {
-        let group = pending.get(key);
-        if (!group) {
-          // After the poll phase: every request read from the sockets in this turn has asked by then.
-          if (pending.size === 0) setImmediate(flush);
-          group = { points: 0, waiters: [] };
-          pending.set(key, group);
-        }
-        group.waiters.push({ before: group.points, points, resolve, reject });
-        group.points += points;
-      }),
   };
 }
 
