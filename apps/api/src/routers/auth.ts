@@ -10,11 +10,10 @@ import { profileOutput, sessionOutput, startSession, toProfile } from "../auth/s
 import { invalidateAllSessions, invalidateSession, sessionUserColumns } from "../auth/sessions.ts";
 import { enforce } from "../http/rate-limit.ts";
 import { protectedProcedure, publicProcedure } from "../trpc.ts";
+import { siweProcedures } from "./siwe.ts";
 
 /** A login as `utf8mb4_unicode_ci` compares it, near enough to count guesses: case, accents and width folded. */
 const foldLogin = (login: string) => login.normalize("NFKD").replace(/\p{M}/gu, "").trim().toLowerCase();
-
-import { siweProcedures } from "./siwe.ts";
 
 export const authRouter = {
   register: publicProcedure
