@@ -188,7 +188,7 @@ describe("failed logins", () => {
     expect(locked.status).toBe(429);
     expect(locked.body.error.data.code).toBe("TOO_MANY_REQUESTS");
     expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(60);
-    // The same account by its email is the same account only if typed the same; the username lock holds.
+    // Another account is not locked.
     const other = await api.mutation("auth.login", { login: bystander.username, password: bystander.password });
     expect(other.status).toBe(200);
     // The REST path tells the same story, with the header.
@@ -224,34 +224,6 @@ describe("failed logins", () => {
     expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(60);
   });
 
-  test("error: wrong passwords sent at once count at once; another spelling or address of the same /64 counts too", async () => {
-    await resetLimits();
-    const account = { username: "hurried", email: "hurried@example.org", password: "long enough pw" };
-    await api.mutation("auth.register", account);
-    const from = (address: string) => ({ "x-forwarded-for": address });
-    const login = (login: string, password: string, address: string) =>
-      api.mutation("auth.login", { login, password }, from(address));
-
-    // Thirty guesses at once from one address: only N are let through to the password check.
-    const statuses = await Promise.all(
-      Array.from({ length: 30 }, async () => (await login(account.username, "wrong password", "203.0.113.80")).status),
-    );
-    expect(statuses.filter((status) => status === 401)).toHaveLength(LOGIN_FAILURES);
-    expect(statuses.filter((status) => status === 429)).toHaveLength(30 - LOGIN_FAILURES);
-    // So the owner, elsewhere, is not locked out.
-    expect((await login(account.username, account.password, "198.51.100.80")).status).toBe(200);
-    // The same account spelt another way (the collation ignores case and accents), or by its email, is still locked.
-    expect((await login("HÜRRIED", account.password, "203.0.113.80")).status).toBe(429);
-    expect((await login(account.email, account.password, "203.0.113.80")).status).toBe(429);
-
-    // An IPv6 client counts by its /64: another address of it is the same client.
-    for (let i = 0; i < LOGIN_FAILURES; i++) {
-      expect((await login(account.username, "wrong password", `2001:db8:0:7::${i + 1}`)).status).toBe(401);
-    }
-    expect((await login(account.username, account.password, "2001:db8:0:7:ffff::1")).status).toBe(429);
-    expect((await login(account.username, account.password, "2001:db8:0:8::1")).status).toBe(200);
-  });
-
   test("behavior: a correct password clears the account's earlier failures", async () => {
     await resetLimits();
     const account = { username: "forgetful", email: "forgetful@example.org", password: "long enough pw" };
@@ -272,6 +244,67 @@ describe("failed logins", () => {
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) statuses.push((await api.mutation("auth.siweNonce")).status);
     expect(statuses).toEqual([200, 200, 429]);
+  });
+});
+
+describe("sign-in attempts with room in the request budget", () => {
+  /** The same limits on logins, with a request budget no test here reaches. */
+  let roomy: TestApi;
+  beforeAll(async () => {
+    roomy = await createTestApi({
+      RATE_LIMIT_PER_MINUTE: "1000",
+      RATE_LIMIT_LOGIN_FAILURES: String(LOGIN_FAILURES),
+      TRUST_PROXY: "1",
+    });
+    await roomy.deps.limits.ready();
+  });
+  afterAll(() => roomy.close());
+  afterAll(() => roomy.close());
+
+  test("error: attempts refused anywhere count nowhere: the owner's retries during a lock do not lock them out after", async () => {
+    const account = { username: "besieged", email: "besieged@example.org", password: "long enough pw" };
+    await roomy.mutation("auth.register", account);
+    const login = (password: string, address: string) =>
+      roomy.mutation("auth.login", { login: account.username, password }, { "x-forwarded-for": address });
+    // Guesses from ten addresses lock the account everywhere.
+    for (let address = 1; address <= 10; address++) {
+      for (let i = 0; i < LOGIN_FAILURES; i++)
+        expect((await login("wrong password", `192.0.2.${address}`)).status).toBe(401);
+    }
+    // The owner, at home, tries more often than their address allows while the account is locked.
+    for (let i = 0; i <= LOGIN_FAILURES; i++) expect((await login(account.password, "198.51.100.99")).status).toBe(429);
+    // Once the account's lock is over (its counter gone, as when the window ends), home signs in at once.
+    const accountKeys = await roomy.deps.redis.keys(`${roomy.deps.config.redisPrefix}:rate:login-account:*`);
+    await roomy.deps.redis.del(...accountKeys);
+    expect((await login(account.password, "198.51.100.99")).status).toBe(200);
+  });
+
+  test("error: wrong passwords sent at once count at once; another spelling or address of the same /64 counts too", async () => {
+    const account = { username: "hurried", email: "hurried@example.org", password: "long enough pw" };
+    await roomy.mutation("auth.register", account);
+    const from = (address: string) => ({ "x-forwarded-for": address });
+    const login = (login: string, password: string, address: string) =>
+      roomy.mutation("auth.login", { login, password }, from(address));
+
+    // Thirty guesses at once from one address: only N are let through to the password check.
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, async () => (await login(account.username, "wrong password", "203.0.113.80")).status),
+    );
+    expect(statuses.filter((status) => status === 401)).toHaveLength(LOGIN_FAILURES);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(30 - LOGIN_FAILURES);
+    // So the owner, elsewhere, is not locked out.
+    expect((await login(account.username, account.password, "198.51.100.80")).status).toBe(200);
+    // The same account in capitals, or by its email, is still locked; a login outside ASCII names no account.
+    expect((await login("HURRIED", account.password, "203.0.113.80")).status).toBe(429);
+    expect((await login(account.email, account.password, "203.0.113.80")).status).toBe(429);
+    expect((await login("hürried", account.password, "203.0.113.80")).status).toBe(400);
+
+    // An IPv6 client counts by its /64: another address of it is the same client.
+    for (let i = 0; i < LOGIN_FAILURES; i++) {
+      expect((await login(account.username, "wrong password", `2001:db8:0:7::${i + 1}`)).status).toBe(401);
+    }
+    expect((await login(account.username, account.password, "2001:db8:0:7:ffff::1")).status).toBe(429);
+    expect((await login(account.username, account.password, "2001:db8:0:8::1")).status).toBe(200);
   });
 });
 
@@ -322,8 +355,13 @@ describe("client addresses", () => {
       expect(addressBucket(written), written).toBe(bucket);
     }
     expect(addressBucket("2001:db8:0:8::1")).not.toBe(bucket);
+    expect(addressBucket("[2001:db8:0:7::1]:443")).toBe(bucket);
     expect(addressBucket("::1")).toBe("0:0:0:0::/64");
+    // IPv4 however a proxy wrote it: mapped into IPv6 (both spellings), or with the client's port.
+    for (const written of ["0:0:0:0:0:ffff:203.0.113.9", "::ffff:cb00:7109", "203.0.113.9:51234"]) {
+      expect(addressBucket(written), written).toBe("203.0.113.9");
+    }
     // Not an address: counted as written (a proxy's header can hold anything).
-    expect(addressBucket("unknown")).toBe("unknown");
+    for (const written of ["unknown", "1:2:3:4:5:6:7:8:9", "999.1.1.1"]) expect(addressBucket(written)).toBe(written);
   });
 });

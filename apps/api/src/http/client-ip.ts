@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
 
@@ -26,23 +27,48 @@ function peerAddress(c: Context): string | undefined {
 }
 
 /**
- * The address to count a client by: an IPv4 address as it is (also when written IPv4-mapped, `::ffff:192.0.2.1`), an
- * IPv6 address by its /64 (`2001:db8:0:1::/64`). A single host or home is given a whole /64, so counting by /128
- * would give it 2^64 budgets.
+ * The address to count a client by: an IPv4 address as it is (also written IPv4-mapped, `::ffff:192.0.2.1` or
+ * `::ffff:c000:201`, or with a port, as some proxies forward it), an IPv6 address by its /64 (`2001:db8:0:1::/64`).
+ * A single host or home is given a whole /64, so counting by /128 would give it 2^64 budgets. Anything else is
+ * counted as written.
  */
 export function addressBucket(ip: string): string {
-  const address = ip.split("%")[0] ?? ip;
-  if (!address.includes(":")) return address;
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  if (mapped?.[1]) return mapped[1];
+  const address = withoutPort(ip.trim()).split("%")[0] ?? "";
+  const version = isIP(address);
+  if (version === 4) return address;
+  if (version !== 6) return ip;
+  const groups = ipv6Groups(address);
+  // ::ffff:0:0/96 is IPv4 written as IPv6.
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    const [high = 0, low = 0] = groups.slice(6);
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join(".");
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.toString(16))
+    .join(":")}::/64`;
+}
+
+/** `[2001:db8::1]:443` and `192.0.2.1:51234` without their ports; anything else as it is. */
+function withoutPort(address: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  if (bracketed?.[1]) return bracketed[1];
+  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(address);
+  return v4WithPort?.[1] ?? address;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address, `::` expanded and a trailing dotted IPv4 part as two groups. */
+function ipv6Groups(address: string): number[] {
+  const parse = (part: string): number[] =>
+    part === ""
+      ? []
+      : part.split(":").flatMap((group) => {
+          if (!group.includes(".")) return [Number.parseInt(group, 16)];
+          const [a = 0, b = 0, c = 0, d = 0] = group.split(".").map(Number);
+          return [(a << 8) | b, (c << 8) | d];
+        });
   const [head = "", tail] = address.split("::");
-  const groups = (part: string) => (part === "" ? [] : part.split(":"));
-  // An embedded IPv4 address at the end stands for two groups.
-  const width = (part: string[]) => part.reduce((sum, group) => sum + (group.includes(".") ? 2 : 1), 0);
-  const left = groups(head);
-  const right = tail === undefined ? [] : groups(tail);
-  const zeros = tail === undefined ? 0 : Math.max(0, 8 - width(left) - width(right));
-  const prefix = [...left, ...Array<string>(zeros).fill("0"), ...right].slice(0, 4);
-  if (prefix.length < 4 || prefix.some((group) => !/^[0-9a-f]{1,4}$/i.test(group))) return address.toLowerCase();
-  return `${prefix.map((group) => Number.parseInt(group, 16).toString(16)).join(":")}::/64`;
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  return [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
 }

@@ -160,16 +160,28 @@ export function createLimits(config: Config, logger: Logger): Limits {
     },
     async loginAttempt(account, ip) {
       const refusal = "Too many failed sign-in attempts; try again later";
-      // In turn, so that an attempt refused for this address does not count against the account everywhere.
-      await attempt(refusal, () => loginByAccountFromIp.consume(accountFromIpKey(account, ip)));
-      await attempt(refusal, () => loginByAccount.consume(accountKey(account)));
-      await attempt(refusal, () => loginByIp.consume(ipKey(ip)));
+      // The address first, then the account from it, then the account everywhere. An attempt one of them refuses
+      // counts against none: an address over its budget adds nothing to the accounts it names, and an owner retrying
+      // while the account is locked everywhere does not lock their own address too.
+      const steps: Array<[RateLimiterRedis, string]> = [
+        [loginByIp, ipKey(ip)],
+        [loginByAccountFromIp, accountFromIpKey(account, ip)],
+        [loginByAccount, accountKey(account)],
+      ];
+      for (const [i, [limiter, key]] of steps.entries()) {
+        try {
+          await attempt(refusal, () => limiter.consume(key));
+        } catch (error) {
+          await Promise.allSettled(steps.slice(0, i).map(([spent, spentKey]) => giveBack(spent, spentKey)));
+          throw error;
+        }
+      }
     },
     async loginSucceeded(account, ip) {
       await Promise.allSettled([
         loginByAccountFromIp.delete(accountFromIpKey(account, ip)),
-        loginByAccount.reward(accountKey(account), 1),
-        loginByIp.reward(ipKey(ip), 1),
+        giveBack(loginByAccount, accountKey(account)),
+        giveBack(loginByIp, ipKey(ip)),
       ]);
     },
     async register(ip) {
@@ -187,6 +199,15 @@ export function createLimits(config: Config, logger: Logger): Limits {
       redis.disconnect();
     },
   };
+}
+
+/**
+ * Returns one point a `consume` took. Only to a count still running: `reward` on a window that has ended would start a
+ * new one below zero, a free attempt.
+ */
+async function giveBack(limiter: RateLimiterRedis, key: string): Promise<void> {
+  const count = await limiter.get(key);
+  if (count && count.consumedPoints > 0) await limiter.reward(key, 1);
 }
 
 /** A tRPC batch (`/trpc/a,b,c`, commas percent-encoded or not) counts each of its calls; any other request, one. */

@@ -12,9 +12,6 @@ import { enforce } from "../http/rate-limit.ts";
 import { protectedProcedure, publicProcedure } from "../trpc.ts";
 import { siweProcedures } from "./siwe.ts";
 
-/** A login as `utf8mb4_unicode_ci` compares it, near enough to count guesses: case, accents and width folded. */
-const foldLogin = (login: string) => login.normalize("NFKD").replace(/\p{M}/gu, "").trim().toLowerCase();
-
 export const authRouter = {
   register: publicProcedure
     .input(z.object({ username, email, password }).strict())
@@ -65,7 +62,14 @@ export const authRouter = {
       z
         .object({
           /** Username or email. */
-          login: z.string().trim().min(1, "is required").max(100, "must be at most 100 characters"),
+          // Usernames and emails are printable ASCII, which `utf8mb4_unicode_ci` compares only ignoring case: every
+          // login that finds an account is then that login in some case (what the limits below rely on).
+          login: z
+            .string()
+            .trim()
+            .min(1, "is required")
+            .max(100, "must be at most 100 characters")
+            .regex(/^[\x21-\x7e]+$/, "must be a username or an email address"),
           password: z.string().min(1, "is required").max(MAX_PASSWORD_LENGTH),
         })
         .strict(),
@@ -78,9 +82,9 @@ export const authRouter = {
         .where(or(eq(users.username, input.login), eq(users.email, input.login.toLowerCase())))
         .limit(1);
       // Brute force: an account that failed too often from this address (or from all of them), or an address that
-      // failed too often, waits, even with the right password. Counted by the account the login found, whichever
-      // spelling the collation matched; an unknown login by its spelling folded the way the collation folds it.
-      const account = found ? `user:${found.id}` : `login:${foldLogin(input.login)}`;
+      // failed too often, waits, even with the right password. Counted by the account the login found (its username
+      // and its email are one account), an unknown login by itself in lower case.
+      const account = found ? `user:${found.id}` : `login:${input.login.toLowerCase()}`;
       await enforce(ctx.resHeaders, ctx.deps.limits.loginAttempt(account, ctx.meta.ip));
       if (!(await verifyPassword(found?.passwordHash, input.password)) || !found) {
         throw new TRPCError({ code: "UNAUTHORIZED", message: "Wrong username, email or password" });
