@@ -47,6 +47,16 @@ async function newDatabase() {
   return created;
 }
 
+/** Indexes the whole chain into `into` with an indexer of its own (a backfill, for blocks already final). */
+async function backfillInto(into: TestDatabase) {
+  const backfill = startTestIndexer(chain, into);
+  try {
+    await waitUntilIndexed(backfill, chain);
+  } finally {
+    await backfill.stop();
+  }
+}
+
 const rowOf = async (hash: Hash, db: TestDatabase = database) =>
   (await readIndexedRows(db)).transactions.find((t) => t.tx_hash === hash);
 
@@ -103,12 +113,7 @@ describe("transfers of platform wallets", () => {
     await chain.mine(TEST_FINALITY_DEPTH + 1);
     await waitUntilIndexed(indexer, chain);
     const scratch = await newDatabase();
-    const backfill = startTestIndexer(chain, scratch);
-    try {
-      await waitUntilIndexed(backfill, chain);
-    } finally {
-      await backfill.stop();
-    }
+    await backfillInto(scratch);
     expect(await readIndexedRows(scratch)).toEqual(await readIndexedRows(database));
     await expectTablesMatchChain(chain, database);
   });
@@ -232,12 +237,7 @@ describe("relayer transactions that mine without platform logs", () => {
       [database, scratch],
     );
     await chain.mine(TEST_FINALITY_DEPTH + 1);
-    const backfill = startTestIndexer(chain, scratch);
-    try {
-      await waitUntilIndexed(backfill, chain);
-    } finally {
-      await backfill.stop();
-    }
+    await backfillInto(scratch);
     expect(await rowOf(reverted.hash, scratch)).toMatchObject({
       status: "failed",
       failure_reason: "reverted",
@@ -293,12 +293,7 @@ describe("certificate transactions", () => {
     await chain.mine(TEST_FINALITY_DEPTH + 1);
     await waitUntilIndexed(indexer, chain);
     const scratch = await newDatabase();
-    const backfill = startTestIndexer(chain, scratch);
-    try {
-      await waitUntilIndexed(backfill, chain);
-    } finally {
-      await backfill.stop();
-    }
+    await backfillInto(scratch);
     expect(await rows(scratch)).toEqual(await rows(database));
   });
 });
